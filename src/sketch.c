@@ -1,0 +1,1739 @@
+/*
+ * sketch.c
+ *	  Mergeable relative-error percentile sketch: the pure-C core.
+ *
+ * See sketch.h for the contract.  Design notes:
+ *
+ * - Bucket index: the exponent bits give the octave; the top 13 mantissa
+ *   bits pick a slice of [1, 2) from a generated table, and one comparison
+ *   with the boundary table finishes the job.  No libm on the hot path, and
+ *   the same answer on every machine.
+ * - Memory: a new sketch holds its first values as keys in a small pending
+ *   buffer (4 bytes a value), so the many small groups of a GROUP BY stay
+ *   small; once the buffer fills it spills into dense per-sign windows of
+ *   counts, which make each later addition O(1).
+ * - The sum is exact: a double is an integer times a power of two, so the
+ *   sum of any number of doubles is an integer multiple of 2^-1074 that
+ *   needs at most ~2170 bits.  It is held in 32-bit digits stored in 64-bit
+ *   chunks, so carries can be deferred for 2^30 additions.
+ */
+#include "sketch.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+void		(*sketch_check_interrupts) (void) = NULL;
+
+#define FRAC_BITS		52
+#define FRAC_MASK		((UINT64_C(1) << FRAC_BITS) - 1)
+#define SLICE_BITS		(SKETCH_MAX_SCALE + 1)
+#define SUM_BIAS		1074	/* bit 0 of the sum weighs 2^-1074 */
+#define SUM_MAX_CHUNKS	72		/* 2^(32*72 - 1074) covers 2^64 * DBL_MAX */
+#define SUM_MAX_BYTES	(SUM_MAX_CHUNKS * 4)
+#define SUM_CARRY_EVERY (UINT32_C(1) << 30)
+#define PENDING_MAX		64
+#define INTERRUPT_EVERY 4096
+
+/* bucket indexes of the smallest and largest positive doubles at scale 12 */
+#define INDEX_MIN		(-1074 * SKETCH_TABLE_SIZE - 1)
+#define INDEX_MAX		(1024 * SKETCH_TABLE_SIZE - 1)
+
+static void
+MaybeInterrupt(uint64_t i)
+{
+	if (sketch_check_interrupts != NULL && (i % INTERRUPT_EVERY) == 0)
+		sketch_check_interrupts();
+}
+
+/* floor(i / 2^k), whatever the sign of i and the compiler's >> */
+static inline int32_t
+FloorShift(int32_t i, int k)
+{
+	if (i >= 0)
+		return i >> k;
+	return -(int32_t) (((uint32_t) (-(i + 1))) >> k) - 1;
+}
+
+static void
+SetErr(char *err, size_t errlen, const char *msg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+}
+
+/* ---------------------------------------------------------------- params */
+
+/* The error bound of scale s: (b-1)/(b+1), b = 2^(2^-s). */
+double
+sketch_error_for_scale(int scale)
+{
+	double		b = sketch_bounds[1 << (SKETCH_MAX_SCALE - scale)];
+
+	return (b - 1.0) / (b + 1.0);
+}
+
+/* The coarsest scale whose bound is at most relative_error. */
+SketchStatus
+sketch_scale_for_error(double relative_error, int *scale)
+{
+	if (!(relative_error > 0.0 && relative_error < 0.5))
+		return SKETCH_BAD_PARAM;	/* also refuses NaN */
+	for (int s = 0; s <= SKETCH_MAX_SCALE; s++)
+	{
+		if (sketch_error_for_scale(s) <= relative_error)
+		{
+			*scale = s;
+			return SKETCH_OK;
+		}
+	}
+	return SKETCH_BAD_PARAM;
+}
+
+double
+sketch_relative_error(const Sketch *s)
+{
+	return sketch_error_for_scale(s->scale);
+}
+
+/* ---------------------------------------------------------------- mapping */
+
+/*
+ * The bucket of a finite magnitude > 0 at the given scale: the i with
+ * 2^(i/2^scale) < magnitude <= 2^((i+1)/2^scale).
+ */
+int32_t
+sketch_index(double magnitude, int scale)
+{
+	uint64_t	bits;
+	uint64_t	frac;
+	int			exponent;
+	int32_t		full;
+
+	memcpy(&bits, &magnitude, sizeof(bits));
+	frac = bits & FRAC_MASK;
+	exponent = (int) ((bits >> FRAC_BITS) & 0x7ff);
+	if (exponent == 0)
+	{
+		/* subnormal: normalise so that frac holds the bits below the top */
+		int			top = 63 - __builtin_clzll(frac);
+
+		exponent = top - SUM_BIAS;
+		frac = (frac << (FRAC_BITS - top)) & FRAC_MASK;
+	}
+	else
+		exponent -= 1023;
+
+	if (frac == 0)				/* a power of two closes the bucket below */
+		full = exponent * SKETCH_TABLE_SIZE - 1;
+	else
+	{
+		uint64_t	mbits = (UINT64_C(1023) << FRAC_BITS) | frac;
+		double		m;
+		int			j = sketch_slice[frac >> (FRAC_BITS - SLICE_BITS)];
+
+		memcpy(&m, &mbits, sizeof(m));
+		if (sketch_bounds[j + 1] < m)
+			j++;
+		full = exponent * SKETCH_TABLE_SIZE + j;
+	}
+	return FloorShift(full, SKETCH_MAX_SCALE - scale);
+}
+
+/* The representative magnitude of bucket i: 2LU/(L+U). */
+double
+sketch_bucket_value(int32_t index, int scale)
+{
+	int32_t		octave = FloorShift(index, scale);
+	int32_t		j = index - octave * (1 << scale);
+	double		b = sketch_bounds[1 << (SKETCH_MAX_SCALE - scale)];
+	double		lower = sketch_bounds[j << (SKETCH_MAX_SCALE - scale)];
+
+	return ldexp(lower * (2.0 * b / (1.0 + b)), octave);
+}
+
+/* lowest and highest valid bucket index at a scale */
+static inline int32_t
+IndexMin(int scale)
+{
+	return FloorShift(INDEX_MIN, SKETCH_MAX_SCALE - scale);
+}
+
+static inline int32_t
+IndexMax(int scale)
+{
+	return FloorShift(INDEX_MAX, SKETCH_MAX_SCALE - scale);
+}
+
+/* ---------------------------------------------------------------- exact sum */
+
+static SketchStatus
+SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
+{
+	int			newlo,
+				newhi;
+	int64_t    *chunk;
+
+	if (sum->n > 0 && lo >= sum->lo && hi < sum->lo + sum->n)
+		return SKETCH_OK;
+	newlo = sum->n > 0 && sum->lo < lo ? sum->lo : lo;
+	newhi = sum->n > 0 && sum->lo + sum->n - 1 > hi ? sum->lo + sum->n - 1 : hi;
+	if (newlo < 0 || newhi >= SUM_MAX_CHUNKS)
+		return SKETCH_OVERFLOW;
+	chunk = mem->fn(NULL, sizeof(int64_t) * (newhi - newlo + 1), mem->arg);
+	if (chunk == NULL)
+		return SKETCH_NOMEM;
+	memset(chunk, 0, sizeof(int64_t) * (newhi - newlo + 1));
+	if (sum->n > 0)
+	{
+		memcpy(chunk + (sum->lo - newlo), sum->chunk, sizeof(int64_t) * sum->n);
+		mem->fn(sum->chunk, 0, mem->arg);
+	}
+	sum->chunk = chunk;
+	sum->lo = (int16_t) newlo;
+	sum->n = (int16_t) (newhi - newlo + 1);
+	return SKETCH_OK;
+}
+
+/*
+ * Propagate carries so that every chunk but the top one holds a digit in
+ * [0, 2^32); the top chunk keeps the sign.
+ */
+static void
+SumCarry(SketchSum *sum)
+{
+	int64_t		carry = 0;
+
+	for (int k = 0; k < sum->n - 1; k++)
+	{
+		int64_t		v = sum->chunk[k] + carry;
+
+		sum->chunk[k] = v & INT64_C(0xffffffff);
+		carry = (v - sum->chunk[k]) / (INT64_C(1) << 32);
+	}
+	if (sum->n > 0)
+		sum->chunk[sum->n - 1] += carry;
+	sum->adds = 0;
+}
+
+/* add (negative ? -1 : 1) * mag * 2^(pos - 1074), pos >= 0 */
+static SketchStatus
+SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
+		  const SketchMem *mem)
+{
+	int			c = pos >> 5;
+	int			shift = pos & 31;
+	uint64_t	low = mag << shift;
+	uint64_t	d[3];
+	SketchStatus st;
+
+	if (mag == 0)
+		return SKETCH_OK;
+	/* three digits, plus one chunk of headroom for carries */
+	st = SumReserve(sum, c, c + 3, mem);
+	if (st != SKETCH_OK)
+		return st;
+	d[0] = low & 0xffffffff;
+	d[1] = low >> 32;
+	d[2] = shift ? mag >> (64 - shift) : 0;
+	for (int k = 0; k < 3; k++)
+	{
+		int64_t		v = (int64_t) d[k];
+
+		sum->chunk[c - sum->lo + k] += negative ? -v : v;
+	}
+	if (++sum->adds >= SUM_CARRY_EVERY)
+		SumCarry(sum);
+	return SKETCH_OK;
+}
+
+/* a finite double as sign, integer magnitude and bit position */
+static void
+SplitDouble(double x, bool *negative, uint64_t *mag, int *pos)
+{
+	uint64_t	bits;
+	int			e;
+
+	memcpy(&bits, &x, sizeof(bits));
+	*negative = (bits >> 63) != 0;
+	e = (int) ((bits >> FRAC_BITS) & 0x7ff);
+	*mag = bits & FRAC_MASK;
+	if (e == 0)
+		*pos = 0;
+	else
+	{
+		*mag |= UINT64_C(1) << FRAC_BITS;
+		*pos = e - 1;
+	}
+}
+
+static SketchStatus
+SumAddDouble(SketchSum *sum, double x, const SketchMem *mem)
+{
+	bool		negative;
+	uint64_t	mag;
+	int			pos;
+
+	SplitDouble(x, &negative, &mag, &pos);
+	return SumAddMag(sum, negative, mag, pos, mem);
+}
+
+static SketchStatus
+SumMerge(SketchSum *dst, SketchSum *src, const SketchMem *mem)
+{
+	SketchStatus st;
+
+	if (src->n == 0)
+		return SKETCH_OK;
+	SumCarry(src);
+	SumCarry(dst);
+	st = SumReserve(dst, src->lo, src->lo + src->n, mem);
+	if (st != SKETCH_OK)
+		return st;
+	for (int k = 0; k < src->n; k++)
+		dst->chunk[src->lo - dst->lo + k] += src->chunk[k];
+	SumCarry(dst);
+	return SKETCH_OK;
+}
+
+/*
+ * The canonical form of the sum: sign, and the magnitude as little-endian
+ * bytes whose lowest bit is set, weighing 2^exponent.  Returns the number
+ * of bytes (0 for a zero sum).
+ */
+typedef struct SumForm
+{
+	bool		negative;
+	int32_t		exponent;
+	int			nbytes;
+	uint8_t		bytes[SUM_MAX_BYTES + 8];
+} SumForm;
+
+static void
+SumCanonical(const SketchSum *sum, SumForm *f)
+{
+	int64_t		tmp[SUM_MAX_CHUNKS + 1];
+	SketchSum	w = {tmp, sum->lo, (int16_t) (sum->n + 1), 0};
+	int			nbits = 0;
+	int			lowbit = -1;
+	uint8_t		raw[(SUM_MAX_CHUNKS + 1) * 4];
+
+	memset(f, 0, sizeof(*f));
+	if (sum->n == 0)
+		return;
+	memcpy(tmp, sum->chunk, sizeof(int64_t) * sum->n);
+	tmp[sum->n] = 0;
+	SumCarry(&w);
+	if (tmp[w.n - 1] < 0)
+	{
+		f->negative = true;
+		for (int k = 0; k < w.n; k++)
+			tmp[k] = -tmp[k];
+		SumCarry(&w);
+	}
+	/* every chunk is now a digit in [0, 2^32): the extra top one absorbed */
+	for (int k = 0; k < w.n; k++)
+		for (int b = 0; b < 4; b++)
+			raw[k * 4 + b] = (uint8_t) (tmp[k] >> (8 * b));
+	for (int i = 0; i < w.n * 32; i++)
+	{
+		if (raw[i / 8] & (1 << (i % 8)))
+		{
+			if (lowbit < 0)
+				lowbit = i;
+			nbits = i + 1;
+		}
+	}
+	if (lowbit < 0)
+		return;
+	f->exponent = 32 * w.lo + lowbit - SUM_BIAS;
+	f->nbytes = (nbits - lowbit + 7) / 8;
+	for (int i = lowbit; i < nbits; i++)
+		if (raw[i / 8] & (1 << (i % 8)))
+			f->bytes[(i - lowbit) / 8] |= (uint8_t) (1 << ((i - lowbit) % 8));
+}
+
+/* Place a canonical form into an empty sum. */
+static SketchStatus
+SumFromCanonical(SketchSum *sum, const SumForm *f, const SketchMem *mem)
+{
+	int			pos = f->exponent + SUM_BIAS;
+	SketchStatus st;
+
+	for (int b = 0; b < f->nbytes; b++)
+	{
+		st = SumAddMag(sum, f->negative, f->bytes[b], pos + 8 * b, mem);
+		if (st != SKETCH_OK)
+			return st;
+	}
+	SumCarry(sum);
+	return SKETCH_OK;
+}
+
+/* The sum, correctly rounded to a double; SKETCH_OVERFLOW past DBL_MAX. */
+SketchStatus
+sketch_sum_double(const Sketch *s, double *result)
+{
+	SumForm		f;
+	int			nbits;
+	uint64_t	top = 0;
+	bool		sticky = false;
+	double		r;
+
+	SumCanonical(&s->sum, &f);
+	if (f.nbytes == 0)
+	{
+		*result = 0.0;
+		return SKETCH_OK;
+	}
+	nbits = 8 * f.nbytes - __builtin_clz((unsigned) f.bytes[f.nbytes - 1]) + 24;
+	for (int i = nbits - 1; i >= 0; i--)
+	{
+		int			bit = (f.bytes[i / 8] >> (i % 8)) & 1;
+
+		if (i >= nbits - 64)
+			top = (top << 1) | (uint64_t) bit;
+		else if (bit)
+			sticky = true;
+	}
+	if (sticky)
+		top |= 1;				/* below the rounding position of a double */
+	r = ldexp((double) top, f.exponent + (nbits > 64 ? nbits - 64 : 0));
+	if (isinf(r))
+		return SKETCH_OVERFLOW;
+	*result = f.negative ? -r : r;
+	return SKETCH_OK;
+}
+
+/* ---------------------------------------------------------------- stores */
+
+static inline bool
+StoreEmpty(const SketchStore *st)
+{
+	return st->lo > st->hi;
+}
+
+static void
+StoreInit(SketchStore *st)
+{
+	st->lo = INT32_MAX;
+	st->hi = INT32_MIN;
+	st->off = 0;
+	st->len = 0;
+	st->counts = NULL;
+}
+
+static inline int64_t
+StoreSpan(const SketchStore *st)
+{
+	return StoreEmpty(st) ? 0 : (int64_t) st->hi - st->lo + 1;
+}
+
+/* Make the dense window cover [st->lo, st->hi]. */
+static SketchStatus
+StoreCover(SketchStore *st, const SketchMem *mem)
+{
+	int32_t		off = st->lo;
+	int32_t		len = st->hi - st->lo + 1;
+	uint64_t   *counts;
+
+	if (st->counts != NULL && st->off <= st->lo && st->hi < st->off + st->len)
+		return SKETCH_OK;
+	if (st->counts != NULL)
+	{
+		off = st->off < off ? st->off : off;
+		len = (st->off + st->len > st->hi + 1 ? st->off + st->len : st->hi + 1) - off;
+	}
+	counts = mem->fn(NULL, sizeof(uint64_t) * (size_t) len, mem->arg);
+	if (counts == NULL)
+		return SKETCH_NOMEM;
+	memset(counts, 0, sizeof(uint64_t) * (size_t) len);
+	if (st->counts != NULL)
+	{
+		memcpy(counts + (st->off - off), st->counts, sizeof(uint64_t) * st->len);
+		mem->fn(st->counts, 0, mem->arg);
+	}
+	st->counts = counts;
+	st->off = off;
+	st->len = len;
+	return SKETCH_OK;
+}
+
+/* Halve the resolution of a store: bucket i becomes bucket floor(i / 2). */
+static void
+StoreDownscale(SketchStore *st)
+{
+	if (StoreEmpty(st))
+		return;
+	st->lo = FloorShift(st->lo, 1);
+	st->hi = FloorShift(st->hi, 1);
+	if (st->counts != NULL)
+	{
+		int32_t		off = FloorShift(st->off, 1);
+
+		for (int32_t k = 0; k < st->len; k++)
+		{
+			uint64_t	v = st->counts[k];
+			int32_t		t = FloorShift(st->off + k, 1) - off;
+
+			st->counts[k] = 0;
+			st->counts[t] += v;
+		}
+		st->len = FloorShift(st->off + st->len - 1, 1) - off + 1;
+		st->off = off;
+	}
+}
+
+static void
+SketchDownscale(Sketch *s)
+{
+	s->scale--;
+	StoreDownscale(&s->pos);
+	StoreDownscale(&s->neg);
+	for (int k = 0; k < s->npending; k++)
+	{
+		int32_t		key = s->pending[k];
+
+		s->pending[k] = (int32_t) ((uint32_t) FloorShift(FloorShift(key, 1), 1) << 1) | (key & 1);
+	}
+}
+
+/*
+ * Record that bucket idx of a store is occupied, dropping scales while a
+ * span is too wide.  Returns the index at the (possibly new) scale.
+ */
+static int32_t
+NoteIndex(Sketch *s, SketchStore *st, int32_t idx)
+{
+	if (idx < st->lo)
+		st->lo = idx;
+	if (idx > st->hi)
+		st->hi = idx;
+	while (StoreSpan(&s->pos) > SKETCH_MAX_SPAN ||
+		   StoreSpan(&s->neg) > SKETCH_MAX_SPAN)
+	{
+		SketchDownscale(s);
+		idx = FloorShift(idx, 1);
+	}
+	return idx;
+}
+
+/* Add count to bucket idx (already noted) through the dense window. */
+static SketchStatus
+StoreAdd(SketchStore *st, int32_t idx, uint64_t count, const SketchMem *mem)
+{
+	SketchStatus rc = StoreCover(st, mem);
+
+	if (rc != SKETCH_OK)
+		return rc;
+	if (st->counts[idx - st->off] > UINT64_MAX - count)
+		return SKETCH_OVERFLOW;
+	st->counts[idx - st->off] += count;
+	return SKETCH_OK;
+}
+
+/* Move the pending keys into the dense windows. */
+SketchStatus
+sketch_flush(Sketch *s, const SketchMem *mem)
+{
+	for (int k = 0; k < s->npending; k++)
+	{
+		int32_t		key = s->pending[k];
+		SketchStore *st = (key & 1) ? &s->neg : &s->pos;
+		SketchStatus rc = StoreAdd(st, FloorShift(key, 1), 1, mem);
+
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	s->npending = 0;
+	return SKETCH_OK;
+}
+
+/* ---------------------------------------------------------------- building */
+
+void
+sketch_init(Sketch *s, int scale)
+{
+	memset(s, 0, sizeof(*s));
+	s->scale = (int8_t) scale;
+	s->min = 0.0;
+	s->max = 0.0;
+	StoreInit(&s->pos);
+	StoreInit(&s->neg);
+}
+
+void
+sketch_free(Sketch *s, const SketchMem *mem)
+{
+	if (s->sum.chunk)
+		mem->fn(s->sum.chunk, 0, mem->arg);
+	if (s->pos.counts)
+		mem->fn(s->pos.counts, 0, mem->arg);
+	if (s->neg.counts)
+		mem->fn(s->neg.counts, 0, mem->arg);
+	if (s->pending)
+		mem->fn(s->pending, 0, mem->arg);
+	sketch_init(s, s->scale);
+}
+
+static SketchStatus
+CheckFinite(double x)
+{
+	if (isnan(x))
+		return SKETCH_NAN;
+	if (isinf(x))
+		return SKETCH_INFINITE;
+	return SKETCH_OK;
+}
+
+/* count, min and max for one more value */
+static SketchStatus
+NoteValue(Sketch *s, double x)
+{
+	if (s->count == UINT64_MAX)
+		return SKETCH_OVERFLOW;
+	if (s->count == 0 || x < s->min)
+		s->min = x;
+	if (s->count == 0 || x > s->max)
+		s->max = x;
+	s->count++;
+	return SKETCH_OK;
+}
+
+/* put one occurrence of a non-zero value in its bucket */
+static SketchStatus
+AddToBucket(Sketch *s, double x, const SketchMem *mem)
+{
+	bool		negative = x < 0;
+	SketchStore *st = negative ? &s->neg : &s->pos;
+	int32_t		idx = NoteIndex(s, st, sketch_index(fabs(x), s->scale));
+
+	if (st->counts != NULL && idx >= st->off && idx < st->off + st->len)
+	{
+		st->counts[idx - st->off]++;
+		return SKETCH_OK;
+	}
+	if (s->npending == s->pending_cap)
+	{
+		if (s->pending_cap < PENDING_MAX)
+		{
+			uint16_t	cap = s->pending_cap ? (uint16_t) (2 * s->pending_cap) : 8;
+			int32_t    *p = mem->fn(s->pending, sizeof(int32_t) * cap, mem->arg);
+
+			if (p == NULL)
+				return SKETCH_NOMEM;
+			s->pending = p;
+			s->pending_cap = cap;
+		}
+		else
+			return sketch_flush(s, mem) == SKETCH_OK ?
+				StoreAdd(st, idx, 1, mem) : SKETCH_NOMEM;
+	}
+	s->pending[s->npending++] = (int32_t) ((uint32_t) idx << 1) | (negative ? 1 : 0);
+	return SKETCH_OK;
+}
+
+SketchStatus
+sketch_add(Sketch *s, double x, const SketchMem *mem)
+{
+	SketchStatus rc = CheckFinite(x);
+
+	if (rc != SKETCH_OK)
+		return rc;
+	if (x == 0.0)
+		x = 0.0;				/* -0 and 0 are one value */
+	rc = NoteValue(s, x);
+	if (rc == SKETCH_OK)
+		rc = SumAddDouble(&s->sum, x, mem);
+	if (rc != SKETCH_OK)
+		return rc;
+	if (x == 0.0)
+	{
+		s->zero_count++;
+		return SKETCH_OK;
+	}
+	return AddToBucket(s, x, mem);
+}
+
+/* An integer: bucketed as a double, summed exactly. */
+SketchStatus
+sketch_add_int64(Sketch *s, int64_t v, const SketchMem *mem)
+{
+	double		x = (double) v;
+	uint64_t	mag = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+	SketchStatus rc = NoteValue(s, x);
+
+	if (rc == SKETCH_OK)
+		rc = SumAddMag(&s->sum, v < 0, mag, SUM_BIAS, mem);
+	if (rc != SKETCH_OK)
+		return rc;
+	if (v == 0)
+	{
+		s->zero_count++;
+		return SKETCH_OK;
+	}
+	return AddToBucket(s, x, mem);
+}
+
+/* Add count to bucket idx, given at scale from_scale >= s->scale. */
+static SketchStatus
+AddBucketCount(Sketch *s, bool negative, int32_t idx, int from_scale,
+			   uint64_t count, const SketchMem *mem)
+{
+	SketchStore *st = negative ? &s->neg : &s->pos;
+
+	idx = NoteIndex(s, st, FloorShift(idx, from_scale - s->scale));
+	return StoreAdd(st, idx, count, mem);
+}
+
+static SketchStatus
+MergeStore(Sketch *dst, const Sketch *src, const SketchStore *st, bool negative,
+		   const SketchMem *mem)
+{
+	if (StoreEmpty(st) || st->counts == NULL)
+		return SKETCH_OK;
+	for (int32_t k = 0; k < st->len; k++)
+	{
+		SketchStatus rc;
+
+		if (st->counts[k] == 0)
+			continue;
+		rc = AddBucketCount(dst, negative, st->off + k, src->scale,
+							st->counts[k], mem);
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	return SKETCH_OK;
+}
+
+/* dst := dst + src.  src is flushed and its sum normalised, nothing else. */
+SketchStatus
+sketch_merge(Sketch *dst, Sketch *src, const SketchMem *mem)
+{
+	SketchStatus rc;
+
+	if (src->count == 0)
+	{
+		if (src->scale < dst->scale && dst->count == 0)
+			dst->scale = src->scale;
+		return SKETCH_OK;
+	}
+	if (dst->count > UINT64_MAX - src->count)
+		return SKETCH_OVERFLOW;
+	if ((rc = sketch_flush(src, mem)) != SKETCH_OK ||
+		(rc = sketch_flush(dst, mem)) != SKETCH_OK)
+		return rc;
+	while (dst->scale > src->scale)
+		SketchDownscale(dst);
+	if ((rc = SumMerge(&dst->sum, &src->sum, mem)) != SKETCH_OK)
+		return rc;
+	if (dst->count == 0 || src->min < dst->min)
+		dst->min = src->min;
+	if (dst->count == 0 || src->max > dst->max)
+		dst->max = src->max;
+	dst->count += src->count;
+	dst->zero_count += src->zero_count;
+	if ((rc = MergeStore(dst, src, &src->pos, false, mem)) != SKETCH_OK)
+		return rc;
+	return MergeStore(dst, src, &src->neg, true, mem);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+/*
+ * Walk the buckets in value order (negative magnitudes from the largest,
+ * zero, positive from the smallest) until the cumulative count reaches
+ * rank; returns the bucket's signed representative value.
+ */
+static double
+ValueAtRank(const Sketch *s, uint64_t rank)
+{
+	uint64_t	seen = 0;
+	const SketchStore *neg = &s->neg;
+	const SketchStore *pos = &s->pos;
+
+	if (!StoreEmpty(neg))
+		for (int32_t k = neg->len - 1; k >= 0; k--)
+		{
+			seen += neg->counts[k];
+			if (neg->counts[k] > 0 && seen >= rank)
+				return -sketch_bucket_value(neg->off + k, s->scale);
+		}
+	seen += s->zero_count;
+	if (seen >= rank)
+		return 0.0;
+	if (!StoreEmpty(pos))
+		for (int32_t k = 0; k < pos->len; k++)
+		{
+			seen += pos->counts[k];
+			if (pos->counts[k] > 0 && seen >= rank)
+				return sketch_bucket_value(pos->off + k, s->scale);
+		}
+	return s->max;
+}
+
+/*
+ * The percentile_disc answer for fraction q in [0, 1]: the value of rank
+ * max(ceil(q * count), 1), within the relative error, clamped to
+ * [min, max].  Returns false for an empty sketch.
+ */
+bool
+sketch_quantile(const Sketch *s, double q, double *result)
+{
+	double		r;
+	uint64_t	rank;
+	double		v;
+
+	if (s->count == 0)
+		return false;
+	r = ceil(q * (double) s->count);
+	rank = r < 1.0 ? 1 : (r >= (double) s->count ? s->count : (uint64_t) r);
+	if (rank == 1)
+		v = s->min;
+	else if (rank == s->count)
+		v = s->max;
+	else
+	{
+		v = ValueAtRank(s, rank);
+		v = v < s->min ? s->min : (v > s->max ? s->max : v);
+	}
+	*result = v;
+	return true;
+}
+
+/*
+ * The fraction of values <= value, counting the whole bucket that holds
+ * value (so quantile(rank(v)) lands in v's bucket).  Exact below min, at
+ * and above max, and for zero.
+ */
+bool
+sketch_rank(const Sketch *s, double value, double *result)
+{
+	uint64_t	below = 0;
+
+	if (s->count == 0)
+		return false;
+	if (value < s->min)
+		below = 0;
+	else if (value >= s->max)
+		below = s->count;
+	else if (value < 0)
+	{
+		int32_t		idx = sketch_index(-value, s->scale);
+
+		for (int32_t k = 0; k < s->neg.len; k++)
+			if (s->neg.off + k >= idx)
+				below += s->neg.counts[k];
+	}
+	else
+	{
+		below = s->count;
+		if (!StoreEmpty(&s->pos))
+		{
+			int32_t		idx = value == 0 ? INT32_MIN : sketch_index(value, s->scale);
+
+			for (int32_t k = 0; k < s->pos.len; k++)
+				if (s->pos.off + k > idx)
+					below -= s->pos.counts[k];
+		}
+	}
+	*result = (double) below / (double) s->count;
+	return true;
+}
+
+/* ---------------------------------------------------------------- binary */
+
+typedef struct Buf
+{
+	uint8_t    *data;
+	size_t		len;
+	size_t		cap;
+	const SketchMem *mem;
+	bool		failed;
+} Buf;
+
+static void
+BufPut(Buf *b, const void *p, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n > b->cap)
+	{
+		size_t		cap = b->cap ? b->cap : 64;
+		uint8_t    *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = b->mem->fn(b->data, cap, b->mem->arg);
+		if (d == NULL)
+		{
+			b->failed = true;
+			return;
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void
+PutVarint(Buf *b, uint64_t v)
+{
+	uint8_t		tmp[10];
+	int			n = 0;
+
+	do
+	{
+		tmp[n] = (uint8_t) (v & 0x7f);
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	BufPut(b, tmp, n);
+}
+
+static inline uint64_t
+ZigZag(int64_t v)
+{
+	return v < 0 ? ((uint64_t) (-(v + 1)) << 1) | 1 : (uint64_t) v << 1;
+}
+
+static inline int64_t
+UnZigZag(uint64_t v)
+{
+	return (v & 1) ? -(int64_t) (v >> 1) - 1 : (int64_t) (v >> 1);
+}
+
+static void
+PutDouble(Buf *b, double x)
+{
+	uint64_t	bits;
+	uint8_t		tmp[8];
+
+	memcpy(&bits, &x, sizeof(bits));
+	for (int k = 0; k < 8; k++)
+		tmp[k] = (uint8_t) (bits >> (8 * k));
+	BufPut(b, tmp, 8);
+}
+
+static uint64_t
+CountBuckets(const SketchStore *st)
+{
+	uint64_t	n = 0;
+
+	if (!StoreEmpty(st))
+		for (int32_t k = 0; k < st->len; k++)
+			n += st->counts[k] != 0;
+	return n;
+}
+
+/* a store: bucket count, first index, then (gap << 1 | count > 1) [count-2] */
+static void
+PutStore(Buf *b, const SketchStore *st)
+{
+	uint64_t	n = CountBuckets(st);
+	int32_t		prev = 0;
+	bool		first = true;
+
+	PutVarint(b, n);
+	if (n == 0)
+		return;
+	for (int32_t k = 0; k < st->len; k++)
+	{
+		uint64_t	c = st->counts[k];
+		int32_t		idx = st->off + k;
+
+		if (c == 0)
+			continue;
+		if (first)
+			PutVarint(b, ZigZag(idx));
+		PutVarint(b, ((uint64_t) (first ? 0 : idx - prev) << 1) | (c > 1));
+		if (c > 1)
+			PutVarint(b, c - 2);
+		prev = idx;
+		first = false;
+	}
+}
+
+static void
+PutSum(Buf *b, const SketchSum *sum)
+{
+	SumForm		f;
+
+	SumCanonical(sum, &f);
+	PutVarint(b, ((uint64_t) f.nbytes << 1) | f.negative);
+	if (f.nbytes == 0)
+		return;
+	PutVarint(b, ZigZag(f.exponent));
+	BufPut(b, f.bytes, f.nbytes);
+}
+
+/*
+ * version, scale, count; then, when count > 0: min, max (IEEE, little
+ * endian), sum, zero count, positive store, negative store.
+ */
+SketchStatus
+sketch_encode(Sketch *s, const SketchMem *mem, uint8_t **out, size_t *outlen)
+{
+	Buf			b = {NULL, 0, 0, mem, false};
+	uint8_t		head[2] = {SKETCH_FORMAT_VERSION, (uint8_t) s->scale};
+	SketchStatus rc = sketch_flush(s, mem);
+
+	if (rc != SKETCH_OK)
+		return rc;
+	BufPut(&b, head, 2);
+	PutVarint(&b, s->count);
+	if (s->count > 0)
+	{
+		PutDouble(&b, s->min);
+		PutDouble(&b, s->max);
+		PutSum(&b, &s->sum);
+		PutVarint(&b, s->zero_count);
+		PutStore(&b, &s->pos);
+		PutStore(&b, &s->neg);
+	}
+	if (b.failed)
+		return SKETCH_NOMEM;
+	*out = b.data;
+	*outlen = b.len;
+	return SKETCH_OK;
+}
+
+typedef struct Reader
+{
+	const uint8_t *p;
+	const uint8_t *end;
+	char	   *err;
+	size_t		errlen;
+	bool		failed;
+} Reader;
+
+static bool
+Fail(Reader *r, const char *msg)
+{
+	if (!r->failed)
+		SetErr(r->err, r->errlen, msg);
+	r->failed = true;
+	return false;
+}
+
+/* a minimal LEB128 varint of at most 64 bits */
+static bool
+GetVarint(Reader *r, uint64_t *v)
+{
+	uint64_t	x = 0;
+
+	for (int shift = 0;; shift += 7)
+	{
+		uint8_t		c;
+
+		if (r->p >= r->end)
+			return Fail(r, "unexpected end of data");
+		c = *r->p++;
+		if (shift == 63 && c > 1)
+			return Fail(r, "varint out of range");
+		x |= (uint64_t) (c & 0x7f) << shift;
+		if (!(c & 0x80))
+		{
+			if (c == 0 && shift > 0)
+				return Fail(r, "varint is not minimally encoded");
+			break;
+		}
+	}
+	*v = x;
+	return true;
+}
+
+static bool
+GetDouble(Reader *r, double *x)
+{
+	uint64_t	bits = 0;
+
+	if (r->end - r->p < 8)
+		return Fail(r, "unexpected end of data");
+	for (int k = 0; k < 8; k++)
+		bits |= (uint64_t) r->p[k] << (8 * k);
+	r->p += 8;
+	memcpy(x, &bits, sizeof(bits));
+	if (!isfinite(*x))
+		return Fail(r, "min and max must be finite");
+	if (*x == 0.0 && signbit(*x))
+		return Fail(r, "negative zero is not canonical");
+	return true;
+}
+
+static bool
+GetSum(Reader *r, SumForm *f)
+{
+	uint64_t	head,
+				e;
+
+	memset(f, 0, sizeof(*f));
+	if (!GetVarint(r, &head))
+		return false;
+	f->negative = head & 1;
+	if ((head >> 1) > SUM_MAX_BYTES)
+		return Fail(r, "sum is too long");
+	f->nbytes = (int) (head >> 1);
+	if (f->nbytes == 0)
+		return f->negative ? Fail(r, "negative zero sum is not canonical") : true;
+	if (!GetVarint(r, &e))
+		return false;
+	if (UnZigZag(e) < -SUM_BIAS ||
+		UnZigZag(e) + 8 * (int64_t) f->nbytes > 32 * (SUM_MAX_CHUNKS - 4) - SUM_BIAS)
+		return Fail(r, "sum exponent out of range");
+	f->exponent = (int32_t) UnZigZag(e);
+	if (r->end - r->p < f->nbytes)
+		return Fail(r, "unexpected end of data");
+	memcpy(f->bytes, r->p, f->nbytes);
+	r->p += f->nbytes;
+	if (!(f->bytes[0] & 1) || f->bytes[f->nbytes - 1] == 0)
+		return Fail(r, "sum is not canonical");
+	return true;
+}
+
+/* Read a store into s, checking indexes, order, span and counts. */
+static bool
+GetStore(Reader *r, Sketch *s, bool negative, uint64_t *total,
+		 const SketchMem *mem)
+{
+	uint64_t	n,
+				v;
+	int64_t		idx = 0;
+	SketchStore *st = negative ? &s->neg : &s->pos;
+
+	if (!GetVarint(r, &n))
+		return false;
+	if (n > SKETCH_MAX_SPAN || n > (uint64_t) (r->end - r->p))
+		return Fail(r, "too many buckets");
+	for (uint64_t k = 0; k < n; k++)
+	{
+		uint64_t	c = 1;
+		uint64_t	gap;
+
+		MaybeInterrupt(k + 1);
+		if (k == 0)
+		{
+			if (!GetVarint(r, &v))
+				return false;
+			idx = UnZigZag(v);
+		}
+		if (!GetVarint(r, &v))
+			return false;
+		gap = v >> 1;
+		if ((k == 0) != (gap == 0) || gap >= SKETCH_MAX_SPAN)
+			return Fail(r, "bucket indexes must increase within the span");
+		idx += (int64_t) gap;
+		if (v & 1)
+		{
+			if (!GetVarint(r, &c))
+				return false;
+			if (c > UINT64_MAX - 2)
+				return Fail(r, "bucket count out of range");
+			c += 2;
+		}
+		if (idx < IndexMin(s->scale) || idx > IndexMax(s->scale))
+			return Fail(r, "bucket index out of range");
+		if (!StoreEmpty(st) && idx - st->lo >= SKETCH_MAX_SPAN)
+			return Fail(r, "bucket span too wide for the scale");
+		if (*total > UINT64_MAX - c)
+			return Fail(r, "bucket counts exceed the count");
+		*total += c;
+		if (idx < st->lo)
+			st->lo = (int32_t) idx;
+		st->hi = (int32_t) idx;
+	}
+	if (n > 0 && StoreCover(st, mem) != SKETCH_OK)
+		return Fail(r, "out of memory");
+	return true;
+}
+
+/* replay the (already validated) store entries into the dense window */
+static void
+FillStore(const uint8_t *p, const uint8_t *end, SketchStore *st)
+{
+	Reader		r = {p, end, NULL, 0, false};
+	uint64_t	n,
+				v,
+				c;
+	int64_t		idx = 0;
+
+	(void) GetVarint(&r, &n);
+	for (uint64_t k = 0; k < n; k++)
+	{
+		if (k == 0)
+		{
+			(void) GetVarint(&r, &v);
+			idx = UnZigZag(v);
+		}
+		(void) GetVarint(&r, &v);
+		idx += (int64_t) (v >> 1);
+		c = 1;
+		if (v & 1)
+		{
+			(void) GetVarint(&r, &c);
+			c += 2;
+		}
+		st->counts[idx - st->off] = c;
+	}
+}
+
+/* the value that comes first (or last) in order is in the right bucket */
+static bool
+ExtremeConsistent(const Sketch *s, double x, bool is_min)
+{
+	const SketchStore *first = is_min ? &s->neg : &s->pos;
+	const SketchStore *last = is_min ? &s->pos : &s->neg;
+
+	if (!StoreEmpty(first))
+		return (is_min ? x < 0 : x > 0) &&
+			sketch_index(fabs(x), s->scale) == first->hi;
+	if (s->zero_count > 0)
+		return x == 0.0;
+	return (is_min ? x > 0 : x < 0) && !StoreEmpty(last) &&
+		sketch_index(fabs(x), s->scale) == last->lo;
+}
+
+/*
+ * Decode and validate a canonical binary sketch into s (initialised here).
+ * Every field is checked, so that whatever bytes arrive, the result is a
+ * sketch that the add path could have built.
+ */
+SketchStatus
+sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
+			  char *err, size_t errlen)
+{
+	Reader		r = {buf, buf + len, err, errlen, false};
+	uint64_t	total = 0;
+	SumForm		sum;
+	const uint8_t *pos_start;
+	const uint8_t *neg_start;
+
+	sketch_init(s, 0);
+	if (len < 3)
+		return Fail(&r, "unexpected end of data"), SKETCH_CORRUPT;
+	if (buf[0] != SKETCH_FORMAT_VERSION)
+		return Fail(&r, "unsupported format version"), SKETCH_CORRUPT;
+	if (buf[1] > SKETCH_MAX_SCALE)
+		return Fail(&r, "scale out of range"), SKETCH_CORRUPT;
+	s->scale = (int8_t) buf[1];
+	r.p += 2;
+	if (!GetVarint(&r, &s->count))
+		goto fail;
+	if (s->count == 0)
+	{
+		if (r.p != r.end)
+			Fail(&r, "trailing data");
+		goto done;
+	}
+	if (!GetDouble(&r, &s->min) || !GetDouble(&r, &s->max) ||
+		!GetSum(&r, &sum) || !GetVarint(&r, &s->zero_count))
+		goto fail;
+	if (s->min > s->max || (s->count == 1 && s->min != s->max))
+		Fail(&r, "min and max disagree with the count");
+	total = s->zero_count;
+	pos_start = r.p;
+	if (r.failed || !GetStore(&r, s, false, &total, mem))
+		goto fail;
+	neg_start = r.p;
+	if (!GetStore(&r, s, true, &total, mem))
+		goto fail;
+	if (r.p != r.end)
+		Fail(&r, "trailing data");
+	else if (total != s->count)
+		Fail(&r, "bucket counts do not add up to the count");
+	else if (!ExtremeConsistent(s, s->min, true) ||
+			 !ExtremeConsistent(s, s->max, false))
+		Fail(&r, "min or max is not in the first or last bucket");
+	else if ((sum.negative && s->min >= 0) ||
+			 (!sum.negative && sum.nbytes > 0 && s->max <= 0) ||
+			 (sum.nbytes == 0 && (s->min > 0 || s->max < 0)))
+		Fail(&r, "sum disagrees with min and max");
+	if (r.failed)
+		goto fail;
+	if (!StoreEmpty(&s->pos))
+		FillStore(pos_start, neg_start, &s->pos);
+	if (!StoreEmpty(&s->neg))
+		FillStore(neg_start, r.end, &s->neg);
+	if (SumFromCanonical(&s->sum, &sum, mem) != SKETCH_OK)
+	{
+		sketch_free(s, mem);
+		return SKETCH_NOMEM;
+	}
+done:
+	if (!r.failed)
+		return SKETCH_OK;
+fail:
+	sketch_free(s, mem);
+	return SKETCH_CORRUPT;
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void PutText(Buf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+PutText(Buf *b, const char *fmt,...)
+{
+	char		tmp[64];
+	va_list		ap;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	BufPut(b, tmp, (size_t) n);
+}
+
+static void
+FormatStore(Buf *b, const char *name, const SketchStore *st)
+{
+	bool		first = true;
+
+	PutText(b, " %s=", name);
+	if (StoreEmpty(st))
+		return;
+	for (int32_t k = 0; k < st->len; k++)
+	{
+		if (st->counts[k] == 0)
+			continue;
+		PutText(b, "%s%d:%llu", first ? "" : ",", (int) (st->off + k),
+				(unsigned long long) st->counts[k]);
+		first = false;
+	}
+}
+
+/*
+ * The text form, lossless:
+ *   v1 scale=7 count=3 min=1.5 max=8 sum=0x13p-1 zero=0 pos=74:1,... neg=
+ * (an empty sketch stops after count=0).  Doubles print with 17 significant
+ * digits, which read back to the same bits; the sum prints as its exact
+ * canonical binary form: an odd hexadecimal integer times a power of two.
+ */
+SketchStatus
+sketch_format(Sketch *s, const SketchMem *mem, char **out)
+{
+	Buf			b = {NULL, 0, 0, mem, false};
+	SketchStatus rc = sketch_flush(s, mem);
+
+	if (rc != SKETCH_OK)
+		return rc;
+	PutText(&b, "v%d scale=%d count=%llu", SKETCH_FORMAT_VERSION, s->scale,
+			(unsigned long long) s->count);
+	if (s->count > 0)
+	{
+		SumForm		f;
+
+		PutText(&b, " min=%.17g max=%.17g sum=", s->min, s->max);
+		SumCanonical(&s->sum, &f);
+		if (f.nbytes == 0)
+			PutText(&b, "0");
+		else
+		{
+			bool		lead = true;
+
+			PutText(&b, "%s0x", f.negative ? "-" : "");
+			for (int i = f.nbytes - 1; i >= 0; i--)
+			{
+				if (lead && f.bytes[i] < 16)
+					PutText(&b, "%x", f.bytes[i]);
+				else
+					PutText(&b, "%02x", f.bytes[i]);
+				lead = false;
+			}
+			PutText(&b, "p%d", (int) f.exponent);
+		}
+		PutText(&b, " zero=%llu", (unsigned long long) s->zero_count);
+		FormatStore(&b, "pos", &s->pos);
+		FormatStore(&b, "neg", &s->neg);
+	}
+	BufPut(&b, "", 1);
+	if (b.failed)
+		return SKETCH_NOMEM;
+	*out = (char *) b.data;
+	return SKETCH_OK;
+}
+
+typedef struct TextReader
+{
+	const char *p;
+	char	   *err;
+	size_t		errlen;
+	bool		failed;
+} TextReader;
+
+static bool
+TFail(TextReader *t, const char *msg)
+{
+	if (!t->failed)
+		SetErr(t->err, t->errlen, msg);
+	t->failed = true;
+	return false;
+}
+
+/* the literal word (e.g. " count=") must come next */
+static bool
+Expect(TextReader *t, const char *word)
+{
+	size_t		n = strlen(word);
+
+	if (strncmp(t->p, word, n) != 0)
+	{
+		char		msg[64];
+
+		snprintf(msg, sizeof(msg), "expected \"%s\"", word);
+		return TFail(t, msg);
+	}
+	t->p += n;
+	return true;
+}
+
+static bool
+ParseU64(TextReader *t, uint64_t *v)
+{
+	uint64_t	x = 0;
+
+	if (*t->p < '0' || *t->p > '9')
+		return TFail(t, "expected an unsigned integer");
+	if (t->p[0] == '0' && t->p[1] >= '0' && t->p[1] <= '9')
+		return TFail(t, "leading zeros are not allowed");
+	for (; *t->p >= '0' && *t->p <= '9'; t->p++)
+	{
+		if (x > (UINT64_MAX - (uint64_t) (*t->p - '0')) / 10)
+			return TFail(t, "integer out of range");
+		x = x * 10 + (uint64_t) (*t->p - '0');
+	}
+	*v = x;
+	return true;
+}
+
+static bool
+ParseI64(TextReader *t, int64_t *v)
+{
+	bool		negative = *t->p == '-';
+	uint64_t	mag;
+
+	if (negative)
+		t->p++;
+	if (!ParseU64(t, &mag))
+		return false;
+	if (mag > (uint64_t) INT32_MAX + 1 || (negative && mag == 0))
+		return TFail(t, "integer out of range");
+	*v = negative ? -(int64_t) mag : (int64_t) mag;
+	return true;
+}
+
+static bool
+ParseDouble(TextReader *t, double *x)
+{
+	char	   *end;
+	const char *p = t->p;
+
+	/* strtod's own grammar, less what it accepts beyond plain numbers */
+	if (*p == '-')
+		p++;
+	if (!((*p >= '0' && *p <= '9') || *p == '.'))
+		return TFail(t, "expected a number");
+	*x = strtod(t->p, &end);
+	if (end == t->p || (*end != ' ' && *end != '\0'))
+		return TFail(t, "expected a number");
+	t->p = end;
+	return true;
+}
+
+/* "0" or [-]0x<hex digits, no leading zero>p<exponent> */
+static bool
+ParseSum(TextReader *t, Buf *b)
+{
+	bool		negative = false;
+	const char *digits;
+	size_t		ndigits = 0;
+	int64_t		exponent;
+	uint8_t		bytes[SUM_MAX_BYTES + 1];
+	size_t		nbytes;
+
+	if (t->p[0] == '0' && (t->p[1] == ' ' || t->p[1] == '\0'))
+	{
+		t->p++;
+		PutVarint(b, 0);
+		return true;
+	}
+	if (*t->p == '-')
+	{
+		negative = true;
+		t->p++;
+	}
+	if (!Expect(t, "0x"))
+		return false;
+	digits = t->p;
+	while ((*t->p >= '0' && *t->p <= '9') || (*t->p >= 'a' && *t->p <= 'f'))
+		t->p++, ndigits++;
+	if (ndigits == 0 || digits[0] == '0' || ndigits > 2 * SUM_MAX_BYTES)
+		return TFail(t, "malformed sum");
+	if (!Expect(t, "p") || !ParseI64(t, &exponent))
+		return false;
+	nbytes = (ndigits + 1) / 2;
+	memset(bytes, 0, sizeof(bytes));
+	for (size_t i = 0; i < ndigits; i++)
+	{
+		char		c = digits[ndigits - 1 - i];
+		int			d = c <= '9' ? c - '0' : c - 'a' + 10;
+
+		bytes[i / 2] |= (uint8_t) (d << (4 * (i % 2)));
+	}
+	PutVarint(b, ((uint64_t) nbytes << 1) | negative);
+	PutVarint(b, ZigZag(exponent));
+	BufPut(b, bytes, nbytes);
+	return true;
+}
+
+/* "idx:count,idx:count" into the binary store layout */
+static bool
+ParseStore(TextReader *t, Buf *b, const SketchMem *mem)
+{
+	Buf			body = {NULL, 0, 0, mem, false};
+	uint64_t	n = 0;
+	int64_t		prev = 0;
+
+	while (*t->p != ' ' && *t->p != '\0')
+	{
+		int64_t		idx;
+		uint64_t	c;
+
+		MaybeInterrupt(n + 1);
+		if (n > 0 && !Expect(t, ","))
+			break;
+		if (!ParseI64(t, &idx) || !Expect(t, ":") || !ParseU64(t, &c))
+			break;
+		if (c == 0)
+		{
+			TFail(t, "bucket counts must be positive");
+			break;
+		}
+		if (n > 0 && idx <= prev)
+		{
+			TFail(t, "bucket indexes must increase");
+			break;
+		}
+		if (n == 0)
+			PutVarint(&body, ZigZag(idx));
+		PutVarint(&body, ((uint64_t) (n == 0 ? 0 : idx - prev) << 1) | (c > 1));
+		if (c > 1)
+			PutVarint(&body, c - 2);
+		prev = idx;
+		n++;
+	}
+	if (!t->failed)
+	{
+		PutVarint(b, n);
+		if (n > 0)
+			BufPut(b, body.data, body.len);
+		if (body.failed)
+			b->failed = true;
+	}
+	if (body.data)
+		mem->fn(body.data, 0, mem->arg);
+	return !t->failed;
+}
+
+/*
+ * Parse the text form into the canonical binary form, which the caller then
+ * hands to sketch_decode: one validator serves both.
+ */
+SketchStatus
+sketch_parse(const char *text, size_t len, const SketchMem *mem,
+			 uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Buf			b = {NULL, 0, 0, mem, false};
+	char	   *copy;
+	TextReader	t = {NULL, err, errlen, false};
+	uint64_t	version,
+				scale,
+				u;
+	double		d;
+
+	if (memchr(text, '\0', len) != NULL)
+		return TFail(&t, "unexpected zero byte"), SKETCH_CORRUPT;
+	copy = mem->fn(NULL, len + 1, mem->arg);
+	if (copy == NULL)
+		return SKETCH_NOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	t.p = copy;
+
+	if (Expect(&t, "v") && ParseU64(&t, &version) &&
+		(version == SKETCH_FORMAT_VERSION || TFail(&t, "unsupported format version")) &&
+		Expect(&t, " scale=") && ParseU64(&t, &scale) &&
+		(scale <= SKETCH_MAX_SCALE || TFail(&t, "scale out of range")) &&
+		Expect(&t, " count=") && ParseU64(&t, &u))
+	{
+		uint8_t		head[2] = {(uint8_t) version, (uint8_t) scale};
+
+		BufPut(&b, head, 2);
+		PutVarint(&b, u);
+		if (u > 0 &&
+			Expect(&t, " min=") && ParseDouble(&t, &d) && (PutDouble(&b, d), true) &&
+			Expect(&t, " max=") && ParseDouble(&t, &d) && (PutDouble(&b, d), true) &&
+			Expect(&t, " sum=") && ParseSum(&t, &b) &&
+			Expect(&t, " zero=") && ParseU64(&t, &u) && (PutVarint(&b, u), true) &&
+			Expect(&t, " pos=") && ParseStore(&t, &b, mem) &&
+			Expect(&t, " neg="))
+			ParseStore(&t, &b, mem);
+		if (!t.failed && *t.p != '\0')
+			TFail(&t, "trailing characters");
+	}
+	mem->fn(copy, 0, mem->arg);
+	if (t.failed || b.failed)
+	{
+		if (b.data)
+			mem->fn(b.data, 0, mem->arg);
+		return t.failed ? SKETCH_CORRUPT : SKETCH_NOMEM;
+	}
+	*out = b.data;
+	*outlen = b.len;
+	return SKETCH_OK;
+}
+
+/* ---------------------------------------------------------------- histogram */
+
+/* sum += count * x, exactly: x's 53-bit magnitude times 11-bit pieces */
+static SketchStatus
+SumAddScaled(SketchSum *sum, double x, uint64_t count, const SketchMem *mem)
+{
+	bool		negative;
+	uint64_t	mag;
+	int			pos;
+
+	SplitDouble(x, &negative, &mag, &pos);
+	for (int shift = 0; shift < 64; shift += 11)
+	{
+		uint64_t	piece = (count >> shift) & 0x7ff;
+		SketchStatus rc = SumAddMag(sum, negative, mag * piece, pos + shift, mem);
+
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	return SKETCH_OK;
+}
+
+static SketchStatus
+AddHistogramStore(Sketch *s, const SketchHistogram *h, bool negative,
+				  char *err, size_t errlen, const SketchMem *mem)
+{
+	int32_t		offset = negative ? h->neg_offset : h->pos_offset;
+	const uint64_t *counts = negative ? h->neg_counts : h->pos_counts;
+	size_t		n = negative ? h->nneg : h->npos;
+	int			shift = h->scale > SKETCH_MAX_SCALE ? h->scale - SKETCH_MAX_SCALE : 0;
+	int			at = h->scale - shift;
+
+	for (size_t k = 0; k < n; k++)
+	{
+		int64_t		idx = (int64_t) offset + (int64_t) k;
+		int32_t		idx12;
+		SketchStatus rc;
+
+		MaybeInterrupt(k + 1);
+		if (counts[k] == 0)
+			continue;
+		if (idx > INT32_MAX)
+			return SetErr(err, errlen, "bucket index out of range"), SKETCH_BAD_PARAM;
+		idx12 = FloorShift((int32_t) idx, shift);
+		if (idx12 < IndexMin(at) || idx12 > IndexMax(at))
+			return SetErr(err, errlen, "bucket index out of range"), SKETCH_BAD_PARAM;
+		if (s->count > UINT64_MAX - counts[k])
+			return SetErr(err, errlen, "bucket counts out of range"), SKETCH_OVERFLOW;
+		s->count += counts[k];
+		rc = AddBucketCount(s, negative, idx12, at, counts[k], mem);
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	return SKETCH_OK;
+}
+
+/* sum of count * representative value over one store */
+static SketchStatus
+EstimateStoreSum(Sketch *s, const SketchStore *st, bool negative,
+				 const SketchMem *mem)
+{
+	if (StoreEmpty(st))
+		return SKETCH_OK;
+	for (int32_t k = 0; k < st->len; k++)
+	{
+		double		v;
+		SketchStatus rc;
+
+		if (st->counts[k] == 0)
+			continue;
+		v = sketch_bucket_value(st->off + k, s->scale);
+		rc = SumAddScaled(&s->sum, negative ? -v : v, st->counts[k], mem);
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	return SKETCH_OK;
+}
+
+/*
+ * Build a sketch from an OpenTelemetry exponential histogram.  Scales finer
+ * than SKETCH_MAX_SCALE are folded down exactly; missing min and max become
+ * the representative values of the outermost buckets, a missing sum the sum
+ * of the representative values.  The result goes through the same checks as
+ * binary input.
+ */
+SketchStatus
+sketch_from_histogram(Sketch *s, const SketchHistogram *h, const SketchMem *mem,
+					  char *err, size_t errlen)
+{
+	SketchStatus rc;
+	uint8_t    *bytes;
+	size_t		len;
+	Sketch		built;
+
+	if (h->scale < 0 || h->scale > SKETCH_MAX_HIST_SCALE)
+		return SetErr(err, errlen, "scale out of range"), SKETCH_BAD_PARAM;
+	if ((h->has_min && !isfinite(h->min)) || (h->has_max && !isfinite(h->max)) ||
+		(h->has_sum && !isfinite(h->sum)))
+		return SetErr(err, errlen, "min, max and sum must be finite"), SKETCH_BAD_PARAM;
+	sketch_init(&built, h->scale > SKETCH_MAX_SCALE ? SKETCH_MAX_SCALE : h->scale);
+	built.count = h->zero_count;
+	built.zero_count = h->zero_count;
+	rc = AddHistogramStore(&built, h, false, err, errlen, mem);
+	if (rc == SKETCH_OK)
+		rc = AddHistogramStore(&built, h, true, err, errlen, mem);
+	if (rc == SKETCH_OK && built.count > 0)
+	{
+		double		lowest = !StoreEmpty(&built.neg) ?
+			-sketch_bucket_value(built.neg.hi, built.scale) :
+			built.zero_count > 0 ? 0.0 : sketch_bucket_value(built.pos.lo, built.scale);
+		double		highest = !StoreEmpty(&built.pos) ?
+			sketch_bucket_value(built.pos.hi, built.scale) :
+			built.zero_count > 0 ? 0.0 : -sketch_bucket_value(built.neg.lo, built.scale);
+
+		built.min = h->has_min ? (h->min == 0.0 ? 0.0 : h->min) : lowest;
+		built.max = h->has_max ? (h->max == 0.0 ? 0.0 : h->max) : highest;
+		if (h->has_sum)
+			rc = SumAddDouble(&built.sum, h->sum, mem);
+		else
+		{
+			rc = EstimateStoreSum(&built, &built.pos, false, mem);
+			if (rc == SKETCH_OK)
+				rc = EstimateStoreSum(&built, &built.neg, true, mem);
+		}
+	}
+	else if (rc == SKETCH_OK && h->has_sum && h->sum != 0.0)
+	{
+		SetErr(err, errlen, "a histogram with no values must have a zero sum");
+		rc = SKETCH_BAD_PARAM;
+	}
+	if (rc == SKETCH_OK)
+		rc = sketch_encode(&built, mem, &bytes, &len);
+	sketch_free(&built, mem);
+	if (rc != SKETCH_OK)
+		return rc;
+	rc = sketch_decode(bytes, len, s, mem, err, errlen);
+	mem->fn(bytes, 0, mem->arg);
+	return rc == SKETCH_CORRUPT ? SKETCH_BAD_PARAM : rc;
+}

@@ -101,6 +101,42 @@ sketch_relative_error(const Sketch *s)
 /* ---------------------------------------------------------------- mapping */
 
 /*
+ * Per-scale copies of the tables, derived exactly from the scale-12 ones:
+ * at scale s, slice p of [1, 2) (2^(s+1) slices) starts above boundary
+ * slice12[p << (12 - s)] >> (12 - s), and the boundaries are every
+ * 2^(12 - s)-th one.  A sketch at scale 7 then touches 1.5 kB of table, not
+ * 48 kB, which keeps the lookup in the L1 cache.
+ */
+#define SCALED_SLICES	(4 * SKETCH_TABLE_SIZE)
+#define SCALED_BOUNDS	(2 * SKETCH_TABLE_SIZE + SKETCH_MAX_SCALE + 1)
+
+static uint16_t scaled_slice[SCALED_SLICES];
+static double scaled_bounds[SCALED_BOUNDS];
+static int	slice_at[SKETCH_MAX_SCALE + 1];
+static int	bounds_at[SKETCH_MAX_SCALE + 1];
+static bool tables_ready = false;
+
+static void
+InitTables(void)
+{
+	int			ns = 0,
+				nb = 0;
+
+	for (int s = 0; s <= SKETCH_MAX_SCALE; s++)
+	{
+		int			shift = SKETCH_MAX_SCALE - s;
+
+		slice_at[s] = ns;
+		bounds_at[s] = nb;
+		for (int p = 0; p < (2 << s); p++)
+			scaled_slice[ns++] = (uint16_t) (sketch_slice[p << shift] >> shift);
+		for (int j = 0; j <= (1 << s); j++)
+			scaled_bounds[nb++] = sketch_bounds[j << shift];
+	}
+	tables_ready = true;
+}
+
+/*
  * The bucket of a finite magnitude > 0 at the given scale: the i with
  * 2^(i/2^scale) < magnitude <= 2^((i+1)/2^scale).
  */
@@ -110,8 +146,9 @@ sketch_index(double magnitude, int scale)
 	uint64_t	bits;
 	uint64_t	frac;
 	int			exponent;
-	int32_t		full;
 
+	if (!tables_ready)
+		InitTables();
 	memcpy(&bits, &magnitude, sizeof(bits));
 	frac = bits & FRAC_MASK;
 	exponent = (int) ((bits >> FRAC_BITS) & 0x7ff);
@@ -127,19 +164,19 @@ sketch_index(double magnitude, int scale)
 		exponent -= 1023;
 
 	if (frac == 0)				/* a power of two closes the bucket below */
-		full = exponent * SKETCH_TABLE_SIZE - 1;
+		return exponent * (1 << scale) - 1;
 	else
 	{
 		uint64_t	mbits = (UINT64_C(1023) << FRAC_BITS) | frac;
 		double		m;
-		int			j = sketch_slice[frac >> (FRAC_BITS - SLICE_BITS)];
+		const double *bounds = scaled_bounds + bounds_at[scale];
+		int			j = scaled_slice[slice_at[scale] + (frac >> (FRAC_BITS - 1 - scale))];
 
 		memcpy(&m, &mbits, sizeof(m));
-		if (sketch_bounds[j + 1] < m)
+		if (bounds[j + 1] < m)
 			j++;
-		full = exponent * SKETCH_TABLE_SIZE + j;
+		return exponent * (1 << scale) + j;
 	}
-	return FloorShift(full, SKETCH_MAX_SCALE - scale);
 }
 
 /* The representative magnitude of bucket i: 2LU/(L+U). */
@@ -219,7 +256,7 @@ SumCarry(SketchSum *sum)
 }
 
 /* add (negative ? -1 : 1) * mag * 2^(pos - 1074), pos >= 0 */
-static SketchStatus
+static inline SketchStatus
 SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 		  const SketchMem *mem)
 {
@@ -232,9 +269,12 @@ SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 	if (mag == 0)
 		return SKETCH_OK;
 	/* three digits, plus one chunk of headroom for carries */
-	st = SumReserve(sum, c, c + 3, mem);
-	if (st != SKETCH_OK)
-		return st;
+	if (c < sum->lo || c + 3 >= sum->lo + sum->n)
+	{
+		st = SumReserve(sum, c, c + 3, mem);
+		if (st != SKETCH_OK)
+			return st;
+	}
 	d[0] = low & 0xffffffff;
 	d[1] = low >> 32;
 	d[2] = shift ? mag >> (64 - shift) : 0;
@@ -281,19 +321,22 @@ SumAddDouble(SketchSum *sum, double x, const SketchMem *mem)
 }
 
 static SketchStatus
-SumMerge(SketchSum *dst, SketchSum *src, const SketchMem *mem)
+SumMerge(SketchSum *dst, const SketchSum *src, const SketchMem *mem)
 {
+	int64_t		tmp[SUM_MAX_CHUNKS];
+	SketchSum	w = {tmp, src->lo, src->n, 0};
 	SketchStatus st;
 
 	if (src->n == 0)
 		return SKETCH_OK;
-	SumCarry(src);
+	memcpy(tmp, src->chunk, sizeof(int64_t) * src->n);
+	SumCarry(&w);
 	SumCarry(dst);
 	st = SumReserve(dst, src->lo, src->lo + src->n, mem);
 	if (st != SKETCH_OK)
 		return st;
 	for (int k = 0; k < src->n; k++)
-		dst->chunk[src->lo - dst->lo + k] += src->chunk[k];
+		dst->chunk[src->lo - dst->lo + k] += tmp[k];
 	SumCarry(dst);
 	return SKETCH_OK;
 }
@@ -504,9 +547,11 @@ SketchDownscale(Sketch *s)
  * Record that bucket idx of a store is occupied, dropping scales while a
  * span is too wide.  Returns the index at the (possibly new) scale.
  */
-static int32_t
+static inline int32_t
 NoteIndex(Sketch *s, SketchStore *st, int32_t idx)
 {
+	if (idx >= st->lo && idx <= st->hi)
+		return idx;
 	if (idx < st->lo)
 		st->lo = idx;
 	if (idx > st->hi)
@@ -635,8 +680,9 @@ AddToBucket(Sketch *s, double x, const SketchMem *mem)
 	return SKETCH_OK;
 }
 
-SketchStatus
-sketch_add(Sketch *s, double x, const SketchMem *mem)
+/* the general path of sketch_add: zeros, subnormals, growth, errors */
+static SketchStatus
+AddGeneral(Sketch *s, double x, const SketchMem *mem)
 {
 	SketchStatus rc = CheckFinite(x);
 
@@ -655,6 +701,81 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 		return SKETCH_OK;
 	}
 	return AddToBucket(s, x, mem);
+}
+
+/*
+ * Add one value.  The common case (a normal double whose sum digits and
+ * bucket already have room) runs straight through here, about forty
+ * instructions; everything else takes AddGeneral.
+ */
+SketchStatus
+sketch_add(Sketch *s, double x, const SketchMem *mem)
+{
+	uint64_t	bits;
+	uint64_t	frac;
+	uint64_t	mag;
+	int			e;
+	int			pos;
+	int			c;
+	int			shift;
+	int32_t		idx;
+	SketchStore *st;
+	SketchSum  *sum = &s->sum;
+	int64_t    *ch;
+
+	memcpy(&bits, &x, sizeof(bits));
+	e = (int) ((bits >> FRAC_BITS) & 0x7ff);
+	pos = e - 1;
+	c = pos >> 5;
+	if (e == 0 || e == 0x7ff || s->count == UINT64_MAX || s->count == 0 ||
+		c < sum->lo || c + 3 >= sum->lo + sum->n || !tables_ready)
+		return AddGeneral(s, x, mem);
+
+	/* the bucket: is it inside its store's dense window? */
+	frac = bits & FRAC_MASK;
+	if (frac == 0)
+		idx = (e - 1023) * (1 << s->scale) - 1;
+	else
+	{
+		uint64_t	mbits = (UINT64_C(1023) << FRAC_BITS) | frac;
+		double		m;
+		const double *bounds = scaled_bounds + bounds_at[s->scale];
+		int			j = scaled_slice[slice_at[s->scale] +
+									 (frac >> (FRAC_BITS - 1 - s->scale))];
+
+		memcpy(&m, &mbits, sizeof(m));
+		j += bounds[j + 1] < m;
+		idx = (e - 1023) * (1 << s->scale) + j;
+	}
+	st = (bits >> 63) ? &s->neg : &s->pos;
+	if (st->counts == NULL || (uint32_t) (idx - st->off) >= (uint32_t) st->len)
+		return AddGeneral(s, x, mem);
+
+	/* commit: nothing below can fail */
+	st->counts[idx - st->off]++;
+	if (x < s->min)
+		s->min = x;
+	if (x > s->max)
+		s->max = x;
+	s->count++;
+	mag = frac | (UINT64_C(1) << FRAC_BITS);
+	shift = pos & 31;
+	ch = sum->chunk + (c - sum->lo);
+	if (bits >> 63)
+	{
+		ch[0] -= (int64_t) ((mag << shift) & 0xffffffff);
+		ch[1] -= (int64_t) ((mag << shift) >> 32);
+		ch[2] -= (int64_t) (shift ? mag >> (64 - shift) : 0);
+	}
+	else
+	{
+		ch[0] += (int64_t) ((mag << shift) & 0xffffffff);
+		ch[1] += (int64_t) ((mag << shift) >> 32);
+		ch[2] += (int64_t) (shift ? mag >> (64 - shift) : 0);
+	}
+	if (++sum->adds >= SUM_CARRY_EVERY)
+		SumCarry(sum);
+	return SKETCH_OK;
 }
 
 /* An integer: bucketed as a double, summed exactly. */
@@ -708,9 +829,9 @@ MergeStore(Sketch *dst, const Sketch *src, const SketchStore *st, bool negative,
 	return SKETCH_OK;
 }
 
-/* dst := dst + src.  src is flushed and its sum normalised, nothing else. */
+/* dst := dst + src; src is not modified. */
 SketchStatus
-sketch_merge(Sketch *dst, Sketch *src, const SketchMem *mem)
+sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
 {
 	SketchStatus rc;
 
@@ -722,8 +843,7 @@ sketch_merge(Sketch *dst, Sketch *src, const SketchMem *mem)
 	}
 	if (dst->count > UINT64_MAX - src->count)
 		return SKETCH_OVERFLOW;
-	if ((rc = sketch_flush(src, mem)) != SKETCH_OK ||
-		(rc = sketch_flush(dst, mem)) != SKETCH_OK)
+	if ((rc = sketch_flush(dst, mem)) != SKETCH_OK)
 		return rc;
 	while (dst->scale > src->scale)
 		SketchDownscale(dst);
@@ -735,9 +855,18 @@ sketch_merge(Sketch *dst, Sketch *src, const SketchMem *mem)
 		dst->max = src->max;
 	dst->count += src->count;
 	dst->zero_count += src->zero_count;
-	if ((rc = MergeStore(dst, src, &src->pos, false, mem)) != SKETCH_OK)
+	if ((rc = MergeStore(dst, src, &src->pos, false, mem)) != SKETCH_OK ||
+		(rc = MergeStore(dst, src, &src->neg, true, mem)) != SKETCH_OK)
 		return rc;
-	return MergeStore(dst, src, &src->neg, true, mem);
+	for (int k = 0; k < src->npending; k++)
+	{
+		int32_t		key = src->pending[k];
+
+		rc = AddBucketCount(dst, key & 1, FloorShift(key, 1), src->scale, 1, mem);
+		if (rc != SKETCH_OK)
+			return rc;
+	}
+	return SKETCH_OK;
 }
 
 /* ---------------------------------------------------------------- queries */

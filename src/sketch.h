@@ -130,7 +130,7 @@ extern void sketch_init(Sketch *s, int scale);
 extern void sketch_free(Sketch *s, const SketchMem *mem);
 extern SketchStatus sketch_add(Sketch *s, double x, const SketchMem *mem);
 extern SketchStatus sketch_add_int64(Sketch *s, int64_t v, const SketchMem *mem);
-extern SketchStatus sketch_merge(Sketch *dst, Sketch *src, const SketchMem *mem);
+extern SketchStatus sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem);
 extern SketchStatus sketch_flush(Sketch *s, const SketchMem *mem);
 extern SketchStatus sketch_from_histogram(Sketch *s, const SketchHistogram *h,
 										  const SketchMem *mem,

@@ -1,0 +1,31 @@
+/*
+ * seller_analytics.c
+ *	  Module initialisation of the seller_analytics extension.
+ *
+ * The extension's SQL objects live in the schema seller_analytics; see
+ * control/seller_analytics--0.1.sql.  This file holds what must happen once
+ * per backend when the library loads.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+
+#include "sketch.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* lets the pure-C sketch core honour query cancellation in long loops */
+static void
+SketchCheckInterrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+void
+_PG_init(void)
+{
+	sketch_check_interrupts = SketchCheckInterrupts;
+}

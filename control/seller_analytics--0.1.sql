@@ -90,13 +90,12 @@ CREATE FUNCTION @extschema@.percentile_agg_final(internal)
 RETURNS @extschema@.percentile_sketch
 AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
--- SSPACE: a new state is a ~120-byte struct plus a pending buffer of 4 bytes
--- a value until it spills; 512 bytes is the typical small group.
+-- SSPACE: a state is one 256-byte block until it holds more than 60 values.
 
 CREATE AGGREGATE @extschema@.percentile_agg(double precision) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -107,7 +106,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(double precision) (
 CREATE AGGREGATE @extschema@.percentile_agg(double precision, double precision) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -118,7 +117,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(double precision, double precision) 
 CREATE AGGREGATE @extschema@.percentile_agg(bigint) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -129,7 +128,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(bigint) (
 CREATE AGGREGATE @extschema@.percentile_agg(bigint, double precision) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -140,7 +139,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(bigint, double precision) (
 CREATE AGGREGATE @extschema@.percentile_agg(numeric) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -151,7 +150,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(numeric) (
 CREATE AGGREGATE @extschema@.percentile_agg(numeric, double precision) (
     SFUNC = @extschema@.percentile_agg_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,
@@ -162,7 +161,7 @@ CREATE AGGREGATE @extschema@.percentile_agg(numeric, double precision) (
 CREATE AGGREGATE @extschema@.percentile_merge(@extschema@.percentile_sketch) (
     SFUNC = @extschema@.percentile_merge_trans,
     STYPE = internal,
-    SSPACE = 512,
+    SSPACE = 256,
     FINALFUNC = @extschema@.percentile_agg_final,
     COMBINEFUNC = @extschema@.percentile_agg_combine,
     SERIALFUNC = @extschema@.percentile_agg_serialize,

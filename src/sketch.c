@@ -34,7 +34,6 @@ void		(*sketch_check_interrupts) (void) = NULL;
 #define SUM_MAX_CHUNKS	72		/* 2^(32*72 - 1074) covers 2^64 * DBL_MAX */
 #define SUM_MAX_BYTES	(SUM_MAX_CHUNKS * 4)
 #define SUM_CARRY_EVERY (UINT32_C(1) << 30)
-#define PENDING_MAX		64
 #define INTERRUPT_EVERY 4096
 
 /* bucket indexes of the smallest and largest positive doubles at scale 12 */
@@ -206,11 +205,20 @@ IndexMax(int scale)
 
 /* ---------------------------------------------------------------- exact sum */
 
+static inline int64_t *
+Chunks(SketchSum *sum)
+{
+	return sum->heap ? sum->heap : sum->inl;
+}
+
+/* Make the chunk window cover chunks lo..hi (and whatever it covered). */
 static SketchStatus
 SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
 {
 	int			newlo,
-				newhi;
+				newhi,
+				n;
+	int64_t		old[SUM_MAX_CHUNKS];
 	int64_t    *chunk;
 
 	if (sum->n > 0 && lo >= sum->lo && hi < sum->lo + sum->n)
@@ -219,18 +227,20 @@ SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
 	newhi = sum->n > 0 && sum->lo + sum->n - 1 > hi ? sum->lo + sum->n - 1 : hi;
 	if (newlo < 0 || newhi >= SUM_MAX_CHUNKS)
 		return SKETCH_OVERFLOW;
-	chunk = mem->fn(NULL, sizeof(int64_t) * (newhi - newlo + 1), mem->arg);
-	if (chunk == NULL)
-		return SKETCH_NOMEM;
-	memset(chunk, 0, sizeof(int64_t) * (newhi - newlo + 1));
-	if (sum->n > 0)
+	n = newhi - newlo + 1;
+	memcpy(old, Chunks(sum), sizeof(int64_t) * sum->n);
+	if (n > SKETCH_SUM_INLINE && sum->heap == NULL)
 	{
-		memcpy(chunk + (sum->lo - newlo), sum->chunk, sizeof(int64_t) * sum->n);
-		mem->fn(sum->chunk, 0, mem->arg);
+		chunk = mem->fn(NULL, sizeof(int64_t) * SUM_MAX_CHUNKS, mem->arg);
+		if (chunk == NULL)
+			return SKETCH_NOMEM;
+		sum->heap = chunk;
 	}
-	sum->chunk = chunk;
+	chunk = Chunks(sum);
+	memset(chunk, 0, sizeof(int64_t) * n);
+	memcpy(chunk + (sum->lo - newlo), old, sizeof(int64_t) * sum->n);
 	sum->lo = (int16_t) newlo;
-	sum->n = (int16_t) (newhi - newlo + 1);
+	sum->n = (int16_t) n;
 	return SKETCH_OK;
 }
 
@@ -239,19 +249,25 @@ SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
  * [0, 2^32); the top chunk keeps the sign.
  */
 static void
-SumCarry(SketchSum *sum)
+CarryChunks(int64_t *chunk, int n)
 {
 	int64_t		carry = 0;
 
-	for (int k = 0; k < sum->n - 1; k++)
+	for (int k = 0; k < n - 1; k++)
 	{
-		int64_t		v = sum->chunk[k] + carry;
+		int64_t		v = chunk[k] + carry;
 
-		sum->chunk[k] = v & INT64_C(0xffffffff);
-		carry = (v - sum->chunk[k]) / (INT64_C(1) << 32);
+		chunk[k] = v & INT64_C(0xffffffff);
+		carry = (v - chunk[k]) / (INT64_C(1) << 32);
 	}
-	if (sum->n > 0)
-		sum->chunk[sum->n - 1] += carry;
+	if (n > 0)
+		chunk[n - 1] += carry;
+}
+
+static void
+SumCarry(SketchSum *sum)
+{
+	CarryChunks(Chunks(sum), sum->n);
 	sum->adds = 0;
 }
 
@@ -282,7 +298,7 @@ SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 	{
 		int64_t		v = (int64_t) d[k];
 
-		sum->chunk[c - sum->lo + k] += negative ? -v : v;
+		Chunks(sum)[c - sum->lo + k] += negative ? -v : v;
 	}
 	if (++sum->adds >= SUM_CARRY_EVERY)
 		SumCarry(sum);
@@ -324,19 +340,18 @@ static SketchStatus
 SumMerge(SketchSum *dst, const SketchSum *src, const SketchMem *mem)
 {
 	int64_t		tmp[SUM_MAX_CHUNKS];
-	SketchSum	w = {tmp, src->lo, src->n, 0};
 	SketchStatus st;
 
 	if (src->n == 0)
 		return SKETCH_OK;
-	memcpy(tmp, src->chunk, sizeof(int64_t) * src->n);
-	SumCarry(&w);
+	memcpy(tmp, src->heap ? src->heap : src->inl, sizeof(int64_t) * src->n);
+	CarryChunks(tmp, src->n);
 	SumCarry(dst);
 	st = SumReserve(dst, src->lo, src->lo + src->n, mem);
 	if (st != SKETCH_OK)
 		return st;
 	for (int k = 0; k < src->n; k++)
-		dst->chunk[src->lo - dst->lo + k] += tmp[k];
+		Chunks(dst)[src->lo - dst->lo + k] += tmp[k];
 	SumCarry(dst);
 	return SKETCH_OK;
 }
@@ -358,7 +373,7 @@ static void
 SumCanonical(const SketchSum *sum, SumForm *f)
 {
 	int64_t		tmp[SUM_MAX_CHUNKS + 1];
-	SketchSum	w = {tmp, sum->lo, (int16_t) (sum->n + 1), 0};
+	int			n = sum->n + 1;
 	int			nbits = 0;
 	int			lowbit = -1;
 	uint8_t		raw[(SUM_MAX_CHUNKS + 1) * 4];
@@ -366,21 +381,21 @@ SumCanonical(const SketchSum *sum, SumForm *f)
 	memset(f, 0, sizeof(*f));
 	if (sum->n == 0)
 		return;
-	memcpy(tmp, sum->chunk, sizeof(int64_t) * sum->n);
+	memcpy(tmp, sum->heap ? sum->heap : sum->inl, sizeof(int64_t) * sum->n);
 	tmp[sum->n] = 0;
-	SumCarry(&w);
-	if (tmp[w.n - 1] < 0)
+	CarryChunks(tmp, n);
+	if (tmp[n - 1] < 0)
 	{
 		f->negative = true;
-		for (int k = 0; k < w.n; k++)
+		for (int k = 0; k < n; k++)
 			tmp[k] = -tmp[k];
-		SumCarry(&w);
+		CarryChunks(tmp, n);
 	}
 	/* every chunk is now a digit in [0, 2^32): the extra top one absorbed */
-	for (int k = 0; k < w.n; k++)
+	for (int k = 0; k < n; k++)
 		for (int b = 0; b < 4; b++)
 			raw[k * 4 + b] = (uint8_t) (tmp[k] >> (8 * b));
-	for (int i = 0; i < w.n * 32; i++)
+	for (int i = 0; i < n * 32; i++)
 	{
 		if (raw[i / 8] & (1 << (i % 8)))
 		{
@@ -391,7 +406,7 @@ SumCanonical(const SketchSum *sum, SumForm *f)
 	}
 	if (lowbit < 0)
 		return;
-	f->exponent = 32 * w.lo + lowbit - SUM_BIAS;
+	f->exponent = 32 * sum->lo + lowbit - SUM_BIAS;
 	f->nbytes = (nbits - lowbit + 7) / 8;
 	for (int i = lowbit; i < nbits; i++)
 		if (raw[i / 8] & (1 << (i % 8)))
@@ -529,18 +544,39 @@ StoreDownscale(SketchStore *st)
 	}
 }
 
+/* pending keys: (index - pending_base) << 1 | negative, in 16 bits */
+#define PENDING_DELTA_MAX	16383
+
+static inline int32_t
+PendingIndex(const Sketch *s, int k)
+{
+	return s->pending_base + FloorShift((int16_t) s->pending[k], 1);
+}
+
+static inline bool
+PendingNegative(const Sketch *s, int k)
+{
+	return s->pending[k] & 1;
+}
+
+static inline uint16_t
+PendingKey(int32_t delta, bool negative)
+{
+	return (uint16_t) (int16_t) (delta * 2 + (negative ? 1 : 0));
+}
+
 static void
 SketchDownscale(Sketch *s)
 {
+	int32_t		base = FloorShift(s->pending_base, 1);
+
 	s->scale--;
 	StoreDownscale(&s->pos);
 	StoreDownscale(&s->neg);
 	for (int k = 0; k < s->npending; k++)
-	{
-		int32_t		key = s->pending[k];
-
-		s->pending[k] = (int32_t) ((uint32_t) FloorShift(FloorShift(key, 1), 1) << 1) | (key & 1);
-	}
+		s->pending[k] = PendingKey(FloorShift(PendingIndex(s, k), 1) - base,
+								   PendingNegative(s, k));
+	s->pending_base = base;
 }
 
 /*
@@ -585,12 +621,16 @@ sketch_flush(Sketch *s, const SketchMem *mem)
 {
 	for (int k = 0; k < s->npending; k++)
 	{
-		int32_t		key = s->pending[k];
-		SketchStore *st = (key & 1) ? &s->neg : &s->pos;
-		SketchStatus rc = StoreAdd(st, FloorShift(key, 1), 1, mem);
+		SketchStore *st = PendingNegative(s, k) ? &s->neg : &s->pos;
+		SketchStatus rc = StoreAdd(st, PendingIndex(s, k), 1, mem);
 
 		if (rc != SKETCH_OK)
+		{
+			/* keep the keys not yet moved */
+			memmove(s->pending, s->pending + k, sizeof(uint16_t) * (s->npending - k));
+			s->npending = (uint8_t) (s->npending - k);
 			return rc;
+		}
 	}
 	s->npending = 0;
 	return SKETCH_OK;
@@ -603,6 +643,7 @@ sketch_init(Sketch *s, int scale)
 {
 	memset(s, 0, sizeof(*s));
 	s->scale = (int8_t) scale;
+	s->initial_scale = (int8_t) scale;
 	s->min = 0.0;
 	s->max = 0.0;
 	StoreInit(&s->pos);
@@ -612,15 +653,13 @@ sketch_init(Sketch *s, int scale)
 void
 sketch_free(Sketch *s, const SketchMem *mem)
 {
-	if (s->sum.chunk)
-		mem->fn(s->sum.chunk, 0, mem->arg);
+	if (s->sum.heap)
+		mem->fn(s->sum.heap, 0, mem->arg);
 	if (s->pos.counts)
 		mem->fn(s->pos.counts, 0, mem->arg);
 	if (s->neg.counts)
 		mem->fn(s->neg.counts, 0, mem->arg);
-	if (s->pending)
-		mem->fn(s->pending, 0, mem->arg);
-	sketch_init(s, s->scale);
+	sketch_init(s, s->initial_scale);
 }
 
 static SketchStatus
@@ -654,30 +693,24 @@ AddToBucket(Sketch *s, double x, const SketchMem *mem)
 	bool		negative = x < 0;
 	SketchStore *st = negative ? &s->neg : &s->pos;
 	int32_t		idx = NoteIndex(s, st, sketch_index(fabs(x), s->scale));
+	SketchStatus rc;
 
 	if (st->counts != NULL && idx >= st->off && idx < st->off + st->len)
 	{
 		st->counts[idx - st->off]++;
 		return SKETCH_OK;
 	}
-	if (s->npending == s->pending_cap)
+	if (s->npending == 0)
+		s->pending_base = idx;
+	if (s->npending < SKETCH_PENDING &&
+		idx - s->pending_base >= -PENDING_DELTA_MAX - 1 &&
+		idx - s->pending_base <= PENDING_DELTA_MAX)
 	{
-		if (s->pending_cap < PENDING_MAX)
-		{
-			uint16_t	cap = s->pending_cap ? (uint16_t) (2 * s->pending_cap) : 8;
-			int32_t    *p = mem->fn(s->pending, sizeof(int32_t) * cap, mem->arg);
-
-			if (p == NULL)
-				return SKETCH_NOMEM;
-			s->pending = p;
-			s->pending_cap = cap;
-		}
-		else
-			return sketch_flush(s, mem) == SKETCH_OK ?
-				StoreAdd(st, idx, 1, mem) : SKETCH_NOMEM;
+		s->pending[s->npending++] = PendingKey(idx - s->pending_base, negative);
+		return SKETCH_OK;
 	}
-	s->pending[s->npending++] = (int32_t) ((uint32_t) idx << 1) | (negative ? 1 : 0);
-	return SKETCH_OK;
+	rc = sketch_flush(s, mem);
+	return rc != SKETCH_OK ? rc : StoreAdd(st, idx, 1, mem);
 }
 
 /* the general path of sketch_add: zeros, subnormals, growth, errors */
@@ -760,7 +793,7 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 	s->count++;
 	mag = frac | (UINT64_C(1) << FRAC_BITS);
 	shift = pos & 31;
-	ch = sum->chunk + (c - sum->lo);
+	ch = Chunks(sum) + (c - sum->lo);
 	if (bits >> 63)
 	{
 		ch[0] -= (int64_t) ((mag << shift) & 0xffffffff);
@@ -860,9 +893,8 @@ sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
 		return rc;
 	for (int k = 0; k < src->npending; k++)
 	{
-		int32_t		key = src->pending[k];
-
-		rc = AddBucketCount(dst, key & 1, FloorShift(key, 1), src->scale, 1, mem);
+		rc = AddBucketCount(dst, PendingNegative(src, k), PendingIndex(src, k),
+							src->scale, 1, mem);
 		if (rc != SKETCH_OK)
 			return rc;
 	}
@@ -1350,6 +1382,7 @@ sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 	if (buf[1] > SKETCH_MAX_SCALE)
 		return Fail(&r, "scale out of range"), SKETCH_CORRUPT;
 	s->scale = (int8_t) buf[1];
+	s->initial_scale = s->scale;
 	r.p += 2;
 	if (!GetVarint(&r, &s->count))
 		goto fail;

@@ -77,14 +77,27 @@ typedef struct SketchStore
 	uint64_t   *counts;			/* NULL until the pending buffer spills */
 } SketchStore;
 
-/* the exact sum: chunk k weighs 2^(32 * (lo + k) - 1074) */
+/*
+ * The exact sum: chunk k weighs 2^(32 * (lo + k) - 1074).  Up to
+ * SKETCH_SUM_INLINE chunks live in the struct; a wider sum moves to heap.
+ */
+#define SKETCH_SUM_INLINE	4
 typedef struct SketchSum
 {
-	int64_t    *chunk;
+	int64_t    *heap;			/* NULL while the chunks fit in inl */
+	int64_t		inl[SKETCH_SUM_INLINE];
 	int16_t		lo;
 	int16_t		n;
 	uint32_t	adds;			/* additions since the last carry pass */
 } SketchSum;
+
+/*
+ * The first values wait in a buffer inside the struct, as 16-bit keys
+ * ((index - pending_base) << 1 | negative), so that a small sketch is one
+ * 256-byte block: the many small groups of a GROUP BY stay small and
+ * cache-friendly.  When the buffer fills it spills into the dense windows.
+ */
+#define SKETCH_PENDING		60
 
 typedef struct Sketch
 {
@@ -95,11 +108,11 @@ typedef struct Sketch
 	SketchSum	sum;
 	SketchStore pos;
 	SketchStore neg;
-	int32_t    *pending;		/* keys (index << 1 | negative) not yet in a
-								 * store */
-	uint16_t	npending;
-	uint16_t	pending_cap;
+	int32_t		pending_base;	/* index the pending keys are relative to */
+	uint8_t		npending;
 	int8_t		scale;
+	int8_t		initial_scale;	/* the scale asked for at sketch_init */
+	uint16_t	pending[SKETCH_PENDING];
 } Sketch;
 
 /* a pre-aggregated OpenTelemetry exponential histogram */

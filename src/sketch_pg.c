@@ -26,12 +26,13 @@
 
 #define ERRBUF_SIZE 160
 
-/* the aggregate state: the sketch and the relative error it was asked for */
-typedef struct SketchAggState
-{
-	Sketch		sketch;
-	double		relative_error;
-} SketchAggState;
+/*
+ * The aggregate state is the Sketch itself: one 256-byte block holding the
+ * first 60 values, so 60k small groups stay within a few tens of megabytes.
+ */
+typedef Sketch SketchAggState;
+
+StaticAssertDecl(sizeof(Sketch) <= 256, "a small sketch must fit in 256 bytes");
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -108,18 +109,29 @@ CheckStatus(SketchStatus st, const char *err)
 	}
 }
 
-/* The relative error parameter: (0, 0.5) and no finer than scale 12. */
+/*
+ * The relative error parameter: (0, 0.5) and no finer than scale 12.  A
+ * one-entry memo keeps the per-row check of percentile_agg(x, e) cheap.
+ */
 static int
 ScaleForError(double relative_error)
 {
+	static bool memo_valid = false;
+	static double memo_error;
+	static int	memo_scale;
 	int			scale;
 
+	if (memo_valid && relative_error == memo_error)
+		return memo_scale;
 	if (sketch_scale_for_error(relative_error, &scale) != SKETCH_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("relative error %g is out of range", relative_error),
 				 errdetail("The relative error must be at least %g and less than 0.5.",
 						   sketch_error_for_scale(SKETCH_MAX_SCALE))));
+	memo_error = relative_error;
+	memo_scale = scale;
+	memo_valid = true;
 	return scale;
 }
 
@@ -258,31 +270,35 @@ AggContext(FunctionCallInfo fcinfo)
 	return aggcontext;
 }
 
+static SketchAggState *
+NewState(MemoryContext aggcontext, int scale)
+{
+	SketchAggState *state = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
+
+	sketch_init(state, scale);
+	return state;
+}
+
 /*
  * The state for this call: argument 0, or a new one for the relative error.
- * The relative error must be the same on every row of a group.
+ * Every row of a group must ask for the same precision (the same scale).
  */
 static SketchAggState *
 AggState(FunctionCallInfo fcinfo, MemoryContext aggcontext, double relative_error)
 {
+	int			scale = ScaleForError(relative_error);
 	SketchAggState *state;
 
 	if (PG_ARGISNULL(0))
-	{
-		int			scale = ScaleForError(relative_error);
-
-		state = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
-		sketch_init(&state->sketch, scale);
-		state->relative_error = relative_error;
-		return state;
-	}
+		return NewState(aggcontext, scale);
 	state = (SketchAggState *) PG_GETARG_POINTER(0);
-	if (state->relative_error != relative_error)
+	if (state->initial_scale != scale)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("relative error must be the same for every row of a group"),
-				 errdetail("The group started with %g, a later row has %g.",
-						   state->relative_error, relative_error)));
+				 errdetail("The group started with relative error %g, a later row asks for %g.",
+						   sketch_error_for_scale(state->initial_scale),
+						   sketch_error_for_scale(scale))));
 	return state;
 }
 
@@ -307,8 +323,8 @@ AggAdd(FunctionCallInfo fcinfo, double x, int64 i, bool is_int)
 	SketchAggState *state = AggState(fcinfo, aggcontext, ErrorArg(fcinfo));
 	SketchMem	mem = MemIn(aggcontext);
 
-	CheckStatus(is_int ? sketch_add_int64(&state->sketch, i, &mem) :
-				sketch_add(&state->sketch, x, &mem), NULL);
+	CheckStatus(is_int ? sketch_add_int64(state, i, &mem) :
+				sketch_add(state, x, &mem), NULL);
 	PG_RETURN_POINTER(state);
 }
 
@@ -356,15 +372,9 @@ percentile_merge_trans(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		return PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
 	DecodeDatum(PG_GETARG_DATUM(1), &s);
-	if (PG_ARGISNULL(0))
-	{
-		state = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
-		sketch_init(&state->sketch, s.scale);
-		state->relative_error = sketch_error_for_scale(s.scale);
-	}
-	else
-		state = (SketchAggState *) PG_GETARG_POINTER(0);
-	CheckStatus(sketch_merge(&state->sketch, &s, &mem), NULL);
+	state = PG_ARGISNULL(0) ? NewState(aggcontext, s.scale) :
+		(SketchAggState *) PG_GETARG_POINTER(0);
+	CheckStatus(sketch_merge(state, &s, &mem), NULL);
 	sketch_free(&s, &tmpmem);
 	PG_RETURN_POINTER(state);
 }
@@ -380,14 +390,9 @@ percentile_agg_combine(PG_FUNCTION_ARGS)
 
 	if (b == NULL)
 		return a ? PointerGetDatum(a) : (Datum) 0;
-	if (a == NULL)
-	{
-		/* copy into the aggregate context: b may live elsewhere */
-		a = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
-		sketch_init(&a->sketch, b->sketch.scale);
-		a->relative_error = b->relative_error;
-	}
-	CheckStatus(sketch_merge(&a->sketch, &b->sketch, &mem), NULL);
+	if (a == NULL)				/* copy into the aggregate context */
+		a = NewState(aggcontext, b->initial_scale);
+	CheckStatus(sketch_merge(a, b, &mem), NULL);
 	PG_RETURN_POINTER(a);
 }
 
@@ -400,12 +405,12 @@ percentile_agg_serialize(PG_FUNCTION_ARGS)
 	Size		len;
 
 	(void) AggContext(fcinfo);
-	b = EncodeVarlena(&state->sketch);
-	/* append the requested error, which the canonical form does not keep */
+	b = EncodeVarlena(state);
+	/* append the requested scale, which the canonical form does not keep */
 	len = VARSIZE(b);
-	b = repalloc(b, len + sizeof(double));
-	memcpy((char *) b + len, &state->relative_error, sizeof(double));
-	SET_VARSIZE(b, len + sizeof(double));
+	b = repalloc(b, len + 1);
+	((uint8 *) b)[len] = (uint8) state->initial_scale;
+	SET_VARSIZE(b, len + 1);
 	PG_RETURN_BYTEA_P(b);
 }
 
@@ -420,14 +425,13 @@ percentile_agg_deserialize(PG_FUNCTION_ARGS)
 	SketchMem	mem = MemIn(aggcontext);
 	char		err[ERRBUF_SIZE] = "";
 
-	if (len < sizeof(double))
+	if (len < 1)
 		elog(ERROR, "invalid serialized percentile_sketch state");
 	state = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
-	memcpy(&state->relative_error, VARDATA_ANY(b) + len - sizeof(double),
-		   sizeof(double));
-	if (sketch_decode((const uint8_t *) VARDATA_ANY(b), len - sizeof(double),
-					  &state->sketch, &mem, err, sizeof(err)) != SKETCH_OK)
+	if (sketch_decode((const uint8_t *) VARDATA_ANY(b), len - 1,
+					  state, &mem, err, sizeof(err)) != SKETCH_OK)
 		elog(ERROR, "invalid serialized percentile_sketch state: %s", err);
+	state->initial_scale = (int8_t) ((const uint8 *) VARDATA_ANY(b))[len - 1];
 	PG_RETURN_POINTER(state);
 }
 
@@ -448,8 +452,8 @@ percentile_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	state = (SketchAggState *) PG_GETARG_POINTER(0);
 	/* the windows the flush allocates must live as long as the state */
-	CheckStatus(sketch_flush(&state->sketch, &mem), NULL);
-	PG_RETURN_BYTEA_P(EncodeVarlena(&state->sketch));
+	CheckStatus(sketch_flush(state, &mem), NULL);
+	PG_RETURN_BYTEA_P(EncodeVarlena(state));
 }
 
 /* ---------------------------------------------------------------- scalars */

@@ -21,6 +21,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 
 #include "sketch.h"
 
@@ -280,17 +281,18 @@ NewState(MemoryContext aggcontext, int scale)
 }
 
 /*
- * The state for this call: argument 0, or a new one for the relative error.
+ * The state for this call: argument 0, or a new one for the relative error
+ * in the aggregate context (only a group's first row needs to look it up).
  * Every row of a group must ask for the same precision (the same scale).
  */
 static SketchAggState *
-AggState(FunctionCallInfo fcinfo, MemoryContext aggcontext, double relative_error)
+AggState(FunctionCallInfo fcinfo, double relative_error)
 {
 	int			scale = ScaleForError(relative_error);
 	SketchAggState *state;
 
 	if (PG_ARGISNULL(0))
-		return NewState(aggcontext, scale);
+		return NewState(AggContext(fcinfo), scale);
 	state = (SketchAggState *) PG_GETARG_POINTER(0);
 	if (state->initial_scale != scale)
 		ereport(ERROR,
@@ -319,9 +321,9 @@ ErrorArg(FunctionCallInfo fcinfo)
 static Datum
 AggAdd(FunctionCallInfo fcinfo, double x, int64 i, bool is_int)
 {
-	MemoryContext aggcontext = AggContext(fcinfo);
-	SketchAggState *state = AggState(fcinfo, aggcontext, ErrorArg(fcinfo));
-	SketchMem	mem = MemIn(aggcontext);
+	SketchAggState *state = AggState(fcinfo, ErrorArg(fcinfo));
+	/* growth goes where the state lives: the aggregate context */
+	SketchMem	mem = MemIn(GetMemoryChunkContext(state));
 
 	CheckStatus(is_int ? sketch_add_int64(state, i, &mem) :
 				sketch_add(state, x, &mem), NULL);

@@ -868,12 +868,19 @@ sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
 {
 	SketchStatus rc;
 
+	/*
+	 * An empty sketch is the identity, whatever its scale; only between two
+	 * empty sketches does the coarser scale win (so the result does not
+	 * depend on the order).
+	 */
 	if (src->count == 0)
 	{
-		if (src->scale < dst->scale && dst->count == 0)
+		if (dst->count == 0 && src->scale < dst->scale)
 			dst->scale = src->scale;
 		return SKETCH_OK;
 	}
+	if (dst->count == 0)
+		dst->scale = src->scale;
 	if (dst->count > UINT64_MAX - src->count)
 		return SKETCH_OVERFLOW;
 	if ((rc = sketch_flush(dst, mem)) != SKETCH_OK)
@@ -1343,6 +1350,42 @@ FillStore(const uint8_t *p, const uint8_t *end, SketchStore *st)
 	}
 }
 
+static SketchStatus SumAddScaled(SketchSum *sum, double x, uint64_t count,
+								 const SketchMem *mem);
+
+static void *
+StackAlloc(void *ptr, size_t size, void *arg)
+{
+	/* only SumReserve's one heap request can reach here: hand out arg */
+	(void) ptr;
+	return size > 0 ? arg : NULL;
+}
+
+/* sign of (value of f) - count * x, computed exactly */
+static int
+CompareSumScaled(const SumForm *f, double x, uint64_t count)
+{
+	int64_t		heap[SUM_MAX_CHUNKS];
+	SketchMem	mem = {StackAlloc, heap};
+	SketchSum	w;
+	SumForm		d;
+
+	memset(&w, 0, sizeof(w));
+	if (SumFromCanonical(&w, f, &mem) != SKETCH_OK ||
+		SumAddScaled(&w, -x, count, &mem) != SKETCH_OK)
+		return 0;				/* cannot happen for decodable fields */
+	SumCanonical(&w, &d);
+	return d.nbytes == 0 ? 0 : (d.negative ? -1 : 1);
+}
+
+/* count * min <= sum <= count * max, exactly */
+static bool
+SumWithinBounds(const Sketch *s, const SumForm *f)
+{
+	return CompareSumScaled(f, s->min, s->count) >= 0 &&
+		CompareSumScaled(f, s->max, s->count) <= 0;
+}
+
 /* the value that comes first (or last) in order is in the right bucket */
 static bool
 ExtremeConsistent(const Sketch *s, double x, bool is_min)
@@ -1417,6 +1460,11 @@ sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 		Fail(&r, "sum disagrees with min and max");
 	if (r.failed)
 		goto fail;
+	if (!SumWithinBounds(s, &sum))
+	{
+		Fail(&r, "sum is not between count * min and count * max");
+		goto fail;
+	}
 	if (!StoreEmpty(&s->pos))
 		FillStore(pos_start, neg_start, &s->pos);
 	if (!StoreEmpty(&s->neg))

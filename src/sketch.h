@@ -33,7 +33,8 @@
 #define SKETCH_MAX_SCALE		12		/* finest scale: alpha = 8.46e-5 */
 #define SKETCH_TABLE_SIZE		(1 << SKETCH_MAX_SCALE)
 #define SKETCH_DEFAULT_ERROR	0.005	/* gives scale 7: alpha = 0.00271 */
-#define SKETCH_MAX_SPAN			8192	/* bucket indexes per sign */
+#define SKETCH_MAX_SPAN			65536	/* bucket indexes per sign: 16 octaves
+										 * at scale 12, 512 at scale 7 */
 #define SKETCH_FORMAT_VERSION	1
 #define SKETCH_MAX_HIST_SCALE	20		/* finest OpenTelemetry scale */
 

@@ -93,7 +93,8 @@ CheckStatus(SketchStatus st, const char *err)
 		case SKETCH_OVERFLOW:
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("percentile_sketch value out of range")));
+					 errmsg("percentile_sketch value out of range"),
+					 err && err[0] ? errdetail("%s", Sentence(err)) : 0));
 			break;
 		case SKETCH_NOMEM:
 			ereport(ERROR,
@@ -271,6 +272,19 @@ AggContext(FunctionCallInfo fcinfo)
 	return aggcontext;
 }
 
+/*
+ * A row that adds nothing: the state (argument 0) unchanged, or SQL NULL
+ * when there is none yet (a null pointer returned as non-null would reach
+ * the final, serial and combine functions as a state).
+ */
+static Datum
+KeepState(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	return PG_GETARG_DATUM(0);
+}
+
 static SketchAggState *
 NewState(MemoryContext aggcontext, int scale)
 {
@@ -298,9 +312,8 @@ AggState(FunctionCallInfo fcinfo, double relative_error)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("relative error must be the same for every row of a group"),
-				 errdetail("The group started with relative error %g, a later row asks for %g.",
-						   sketch_error_for_scale(state->initial_scale),
-						   sketch_error_for_scale(scale))));
+				 errdetail("A row asks for relative error %g, which needs a different precision than the group's first row.",
+						   relative_error)));
 	return state;
 }
 
@@ -335,7 +348,7 @@ Datum
 percentile_agg_trans_float8(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(1))
-		return PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+		return KeepState(fcinfo);
 	return AggAdd(fcinfo, PG_GETARG_FLOAT8(1), 0, false);
 }
 
@@ -344,7 +357,7 @@ Datum
 percentile_agg_trans_int8(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(1))
-		return PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+		return KeepState(fcinfo);
 	return AggAdd(fcinfo, 0.0, PG_GETARG_INT64(1), true);
 }
 
@@ -355,7 +368,7 @@ percentile_agg_trans_numeric(PG_FUNCTION_ARGS)
 	double		x;
 
 	if (PG_ARGISNULL(1))
-		return PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+		return KeepState(fcinfo);
 	x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, PG_GETARG_DATUM(1)));
 	return AggAdd(fcinfo, x, 0, false);
 }
@@ -372,7 +385,7 @@ percentile_merge_trans(PG_FUNCTION_ARGS)
 	Sketch		s;
 
 	if (PG_ARGISNULL(1))
-		return PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+		return KeepState(fcinfo);
 	DecodeDatum(PG_GETARG_DATUM(1), &s);
 	state = PG_ARGISNULL(0) ? NewState(aggcontext, s.scale) :
 		(SketchAggState *) PG_GETARG_POINTER(0);
@@ -391,7 +404,7 @@ percentile_agg_combine(PG_FUNCTION_ARGS)
 	SketchAggState *b = PG_ARGISNULL(1) ? NULL : (SketchAggState *) PG_GETARG_POINTER(1);
 
 	if (b == NULL)
-		return a ? PointerGetDatum(a) : (Datum) 0;
+		return KeepState(fcinfo);
 	if (a == NULL)				/* copy into the aggregate context */
 		a = NewState(aggcontext, b->initial_scale);
 	CheckStatus(sketch_merge(a, b, &mem), NULL);

@@ -211,6 +211,17 @@ Chunks(SketchSum *sum)
 	return sum->heap ? sum->heap : sum->inl;
 }
 
+/* chunks allocated on the heap for a window of n: a function of n alone */
+static int
+HeapCap(int n)
+{
+	int			cap = 8;
+
+	while (cap < n)
+		cap *= 2;
+	return cap < SUM_MAX_CHUNKS ? cap : SUM_MAX_CHUNKS;
+}
+
 /* Make the chunk window cover chunks lo..hi (and whatever it covered). */
 static SketchStatus
 SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
@@ -229,9 +240,10 @@ SumReserve(SketchSum *sum, int lo, int hi, const SketchMem *mem)
 		return SKETCH_OVERFLOW;
 	n = newhi - newlo + 1;
 	memcpy(old, Chunks(sum), sizeof(int64_t) * sum->n);
-	if (n > SKETCH_SUM_INLINE && sum->heap == NULL)
+	if (n > SKETCH_SUM_INLINE &&
+		(sum->heap == NULL || HeapCap(n) > HeapCap(sum->n)))
 	{
-		chunk = mem->fn(NULL, sizeof(int64_t) * SUM_MAX_CHUNKS, mem->arg);
+		chunk = mem->fn(sum->heap, sizeof(int64_t) * HeapCap(n), mem->arg);
 		if (chunk == NULL)
 			return SKETCH_NOMEM;
 		sum->heap = chunk;
@@ -271,6 +283,32 @@ SumCarry(SketchSum *sum)
 	sum->adds = 0;
 }
 
+/*
+ * The periodic carry pass of the add paths.  The window keeps no spare
+ * chunk (so that a sum spanning two chunk positions fits inline); instead,
+ * when the top chunk has outgrown a digit, the window grows by one.  Between
+ * passes the top chunk gains less than 2^30 * 2^33, so it cannot overflow.
+ */
+static SketchStatus
+SumCarryGrow(SketchSum *sum, const SketchMem *mem)
+{
+	int64_t		top;
+
+	if (sum->n == 0)
+		return SKETCH_OK;
+	SumCarry(sum);
+	top = Chunks(sum)[sum->n - 1];
+	if (top >= (INT64_C(1) << 32) || top < -(INT64_C(1) << 32))
+	{
+		SketchStatus st = SumReserve(sum, sum->lo, sum->lo + sum->n, mem);
+
+		if (st != SKETCH_OK)
+			return st;
+		SumCarry(sum);
+	}
+	return SKETCH_OK;
+}
+
 /* add (negative ? -1 : 1) * mag * 2^(pos - 1074), pos >= 0 */
 static inline SketchStatus
 SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
@@ -284,10 +322,10 @@ SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 
 	if (mag == 0)
 		return SKETCH_OK;
-	/* three digits, plus one chunk of headroom for carries */
-	if (c < sum->lo || c + 3 >= sum->lo + sum->n)
+	/* three digits; carries go to the top chunk (see SumCarryGrow) */
+	if (c < sum->lo || c + 2 >= sum->lo + sum->n)
 	{
-		st = SumReserve(sum, c, c + 3, mem);
+		st = SumReserve(sum, c, c + 2, mem);
 		if (st != SKETCH_OK)
 			return st;
 	}
@@ -301,7 +339,7 @@ SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 		Chunks(sum)[c - sum->lo + k] += negative ? -v : v;
 	}
 	if (++sum->adds >= SUM_CARRY_EVERY)
-		SumCarry(sum);
+		return SumCarryGrow(sum, mem);
 	return SKETCH_OK;
 }
 
@@ -339,21 +377,28 @@ SumAddDouble(SketchSum *sum, double x, const SketchMem *mem)
 static SketchStatus
 SumMerge(SketchSum *dst, const SketchSum *src, const SketchMem *mem)
 {
-	int64_t		tmp[SUM_MAX_CHUNKS];
+	int64_t		tmp[SUM_MAX_CHUNKS + 1];
+	int			n = src->n + 1;
 	SketchStatus st;
 
 	if (src->n == 0)
 		return SKETCH_OK;
+	/* src's digits, carried into one more chunk so each is below 2^32 */
 	memcpy(tmp, src->heap ? src->heap : src->inl, sizeof(int64_t) * src->n);
-	CarryChunks(tmp, src->n);
-	SumCarry(dst);
-	st = SumReserve(dst, src->lo, src->lo + src->n, mem);
-	if (st != SKETCH_OK)
+	tmp[src->n] = 0;
+	CarryChunks(tmp, n);
+	/* fold a top chunk of 0 or -1 (a negative sum's sign) into the one below */
+	while (n > 1 && (tmp[n - 1] == 0 || tmp[n - 1] == -1))
+	{
+		tmp[n - 2] += tmp[n - 1] * (INT64_C(1) << 32);
+		n--;
+	}
+	if ((st = SumCarryGrow(dst, mem)) != SKETCH_OK ||
+		(st = SumReserve(dst, src->lo, src->lo + n - 1, mem)) != SKETCH_OK)
 		return st;
-	for (int k = 0; k < src->n; k++)
+	for (int k = 0; k < n; k++)
 		Chunks(dst)[src->lo - dst->lo + k] += tmp[k];
-	SumCarry(dst);
-	return SKETCH_OK;
+	return SumCarryGrow(dst, mem);
 }
 
 /*
@@ -489,33 +534,48 @@ StoreSpan(const SketchStore *st)
 	return StoreEmpty(st) ? 0 : (int64_t) st->hi - st->lo + 1;
 }
 
-/* Make the dense window cover [st->lo, st->hi]. */
+/*
+ * Make the dense window cover [st->lo, st->hi].  A window that must grow
+ * grows by half again on the side it grows (so sorted input costs
+ * amortised O(1) a value, not a copy of the window per spill), but never
+ * past twice the span limit; the window may reach beyond [lo, hi].
+ */
 static SketchStatus
 StoreCover(SketchStore *st, const SketchMem *mem)
 {
-	int32_t		off = st->lo;
-	int32_t		len = st->hi - st->lo + 1;
+	int64_t		lo = st->lo;
+	int64_t		hi = st->hi;
+	int64_t		old_hi = (int64_t) st->off + st->len - 1;
 	uint64_t   *counts;
 
-	if (st->counts != NULL && st->off <= st->lo && st->hi < st->off + st->len)
+	if (st->counts != NULL && st->off <= st->lo && st->hi <= old_hi)
 		return SKETCH_OK;
 	if (st->counts != NULL)
 	{
-		off = st->off < off ? st->off : off;
-		len = (st->off + st->len > st->hi + 1 ? st->off + st->len : st->hi + 1) - off;
+		int64_t		slack = st->len / 2 > 16 ? st->len / 2 : 16;
+		int64_t		need_lo = lo < st->off ? lo : st->off;
+		int64_t		need_hi = hi > old_hi ? hi : old_hi;
+
+		lo = need_lo - (st->lo < st->off ? slack : 0);
+		hi = need_hi + (st->hi > old_hi ? slack : 0);
+		if (hi - lo + 1 > 2 * (int64_t) SKETCH_MAX_SPAN)
+		{
+			lo = need_lo;
+			hi = need_hi;
+		}
 	}
-	counts = mem->fn(NULL, sizeof(uint64_t) * (size_t) len, mem->arg);
+	counts = mem->fn(NULL, sizeof(uint64_t) * (size_t) (hi - lo + 1), mem->arg);
 	if (counts == NULL)
 		return SKETCH_NOMEM;
-	memset(counts, 0, sizeof(uint64_t) * (size_t) len);
+	memset(counts, 0, sizeof(uint64_t) * (size_t) (hi - lo + 1));
 	if (st->counts != NULL)
 	{
-		memcpy(counts + (st->off - off), st->counts, sizeof(uint64_t) * st->len);
+		memcpy(counts + (st->off - lo), st->counts, sizeof(uint64_t) * st->len);
 		mem->fn(st->counts, 0, mem->arg);
 	}
 	st->counts = counts;
-	st->off = off;
-	st->len = len;
+	st->off = (int32_t) lo;
+	st->len = (int32_t) (hi - lo + 1);
 	return SKETCH_OK;
 }
 
@@ -761,7 +821,7 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 	pos = e - 1;
 	c = pos >> 5;
 	if (e == 0 || e == 0x7ff || s->count == UINT64_MAX || s->count == 0 ||
-		c < sum->lo || c + 3 >= sum->lo + sum->n || !tables_ready)
+		c < sum->lo || c + 2 >= sum->lo + sum->n || !tables_ready)
 		return AddGeneral(s, x, mem);
 
 	/* the bucket: is it inside its store's dense window? */
@@ -781,7 +841,8 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 		idx = (e - 1023) * (1 << s->scale) + j;
 	}
 	st = (bits >> 63) ? &s->neg : &s->pos;
-	if (st->counts == NULL || (uint32_t) (idx - st->off) >= (uint32_t) st->len)
+	if (st->counts == NULL || (uint32_t) (idx - st->off) >= (uint32_t) st->len ||
+		idx < st->lo || idx > st->hi)
 		return AddGeneral(s, x, mem);
 
 	/* commit: nothing below can fail */
@@ -807,7 +868,7 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 		ch[2] += (int64_t) (shift ? mag >> (64 - shift) : 0);
 	}
 	if (++sum->adds >= SUM_CARRY_EVERY)
-		SumCarry(sum);
+		return SumCarryGrow(sum, mem);
 	return SKETCH_OK;
 }
 
@@ -910,65 +971,81 @@ sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
 
 /* ---------------------------------------------------------------- queries */
 
-/*
- * Walk the buckets in value order (negative magnitudes from the largest,
- * zero, positive from the smallest) until the cumulative count reaches
- * rank; returns the bucket's signed representative value.
- */
-static double
-ValueAtRank(const Sketch *s, uint64_t rank)
+/* the percentile_disc rank of fraction q: max(ceil(q * count), 1) */
+static uint64_t
+RankOf(const Sketch *s, double q)
 {
-	uint64_t	seen = 0;
-	const SketchStore *neg = &s->neg;
-	const SketchStore *pos = &s->pos;
+	double		r = ceil(q * (double) s->count);
 
-	if (!StoreEmpty(neg))
-		for (int32_t k = neg->len - 1; k >= 0; k--)
-		{
-			seen += neg->counts[k];
-			if (neg->counts[k] > 0 && seen >= rank)
-				return -sketch_bucket_value(neg->off + k, s->scale);
-		}
-	seen += s->zero_count;
-	if (seen >= rank)
-		return 0.0;
-	if (!StoreEmpty(pos))
-		for (int32_t k = 0; k < pos->len; k++)
-		{
-			seen += pos->counts[k];
-			if (pos->counts[k] > 0 && seen >= rank)
-				return sketch_bucket_value(pos->off + k, s->scale);
-		}
-	return s->max;
+	return r < 1.0 ? 1 : (r >= (double) s->count ? s->count : (uint64_t) r);
+}
+
+/* the answer for fraction q, whose rank falls in a bucket of value v */
+static double
+Answer(const Sketch *s, double q, double v)
+{
+	uint64_t	rank = RankOf(s, q);
+
+	if (rank == 1)
+		return s->min;
+	if (rank == s->count)
+		return s->max;
+	return v < s->min ? s->min : (v > s->max ? s->max : v);
 }
 
 /*
- * The percentile_disc answer for fraction q in [0, 1]: the value of rank
+ * percentile_disc answers for n fractions q (ascending, in [0, 1]) in one
+ * walk of the buckets in value order (negative magnitudes from the
+ * largest, zero, positive from the smallest): the value of rank
  * max(ceil(q * count), 1), within the relative error, clamped to
  * [min, max].  Returns false for an empty sketch.
  */
 bool
-sketch_quantile(const Sketch *s, double q, double *result)
+sketch_quantiles_sorted(const Sketch *s, const double *q, int n, double *result)
 {
-	double		r;
-	uint64_t	rank;
-	double		v;
+	const SketchStore *neg = &s->neg;
+	const SketchStore *pos = &s->pos;
+	uint64_t	seen = 0;
+	int			i = 0;
 
 	if (s->count == 0)
 		return false;
-	r = ceil(q * (double) s->count);
-	rank = r < 1.0 ? 1 : (r >= (double) s->count ? s->count : (uint64_t) r);
-	if (rank == 1)
-		v = s->min;
-	else if (rank == s->count)
-		v = s->max;
-	else
-	{
-		v = ValueAtRank(s, rank);
-		v = v < s->min ? s->min : (v > s->max ? s->max : v);
+#define EMIT(v) \
+	while (i < n && RankOf(s, q[i]) <= seen) \
+	{ \
+		result[i] = Answer(s, q[i], (v)); \
+		i++; \
 	}
-	*result = v;
+	if (!StoreEmpty(neg) && neg->counts != NULL)
+		for (int32_t k = neg->len - 1; k >= 0 && i < n; k--)
+		{
+			if (neg->counts[k] == 0)
+				continue;
+			seen += neg->counts[k];
+			EMIT(-sketch_bucket_value(neg->off + k, s->scale));
+		}
+	seen += s->zero_count;
+	if (s->zero_count > 0)
+		EMIT(0.0);
+	if (!StoreEmpty(pos) && pos->counts != NULL)
+		for (int32_t k = 0; k < pos->len && i < n; k++)
+		{
+			if (pos->counts[k] == 0)
+				continue;
+			seen += pos->counts[k];
+			EMIT(sketch_bucket_value(pos->off + k, s->scale));
+		}
+#undef EMIT
+	for (; i < n; i++)
+		result[i] = s->max;
 	return true;
+}
+
+/* One fraction: see sketch_quantiles_sorted. */
+bool
+sketch_quantile(const Sketch *s, double q, double *result)
+{
+	return sketch_quantiles_sorted(s, &q, 1, result);
 }
 
 /*
@@ -1378,12 +1455,20 @@ CompareSumScaled(const SumForm *f, double x, uint64_t count)
 	return d.nbytes == 0 ? 0 : (d.negative ? -1 : 1);
 }
 
-/* count * min <= sum <= count * max, exactly */
+/*
+ * count * min <= sum <= count * max, exactly, with one ulp of slack a value:
+ * a bigint such as 2^53 + 1 is bucketed, and kept as min and max, as the
+ * double 2^53 while the sum holds it exactly, and a histogram's sum is a
+ * rounded double.
+ */
 static bool
 SumWithinBounds(const Sketch *s, const SumForm *f)
 {
-	return CompareSumScaled(f, s->min, s->count) >= 0 &&
-		CompareSumScaled(f, s->max, s->count) <= 0;
+	double		lower = nextafter(s->min, -INFINITY);
+	double		upper = nextafter(s->max, INFINITY);
+
+	return CompareSumScaled(f, isinf(lower) ? s->min : lower, s->count) >= 0 &&
+		CompareSumScaled(f, isinf(upper) ? s->max : upper, s->count) <= 0;
 }
 
 /* the value that comes first (or last) in order is in the right bucket */
@@ -1864,6 +1949,26 @@ AddHistogramStore(Sketch *s, const SketchHistogram *h, bool negative,
 	return SKETCH_OK;
 }
 
+/* Bring an estimated sum into [count * min, count * max], exactly. */
+static SketchStatus
+ClampSum(Sketch *s, const SketchMem *mem)
+{
+	SumForm		f;
+	double		bound;
+
+	SumCanonical(&s->sum, &f);
+	if (CompareSumScaled(&f, s->min, s->count) < 0)
+		bound = s->min;
+	else if (CompareSumScaled(&f, s->max, s->count) > 0)
+		bound = s->max;
+	else
+		return SKETCH_OK;
+	if (s->sum.heap)
+		mem->fn(s->sum.heap, 0, mem->arg);
+	memset(&s->sum, 0, sizeof(s->sum));
+	return SumAddScaled(&s->sum, bound, s->count, mem);
+}
+
 /* sum of count * representative value over one store */
 static SketchStatus
 EstimateStoreSum(Sketch *s, const SketchStore *st, bool negative,
@@ -1922,8 +2027,13 @@ sketch_from_histogram(Sketch *s, const SketchHistogram *h, const SketchMem *mem,
 			sketch_bucket_value(built.pos.hi, built.scale) :
 			built.zero_count > 0 ? 0.0 : -sketch_bucket_value(built.neg.lo, built.scale);
 
+		/* a missing extreme comes from its bucket, but not past a given one */
 		built.min = h->has_min ? (h->min == 0.0 ? 0.0 : h->min) : lowest;
 		built.max = h->has_max ? (h->max == 0.0 ? 0.0 : h->max) : highest;
+		if (!h->has_min && built.min > built.max)
+			built.min = built.max;
+		if (!h->has_max && built.max < built.min)
+			built.max = built.min;
 		if (h->has_sum)
 			rc = SumAddDouble(&built.sum, h->sum, mem);
 		else
@@ -1931,6 +2041,8 @@ sketch_from_histogram(Sketch *s, const SketchHistogram *h, const SketchMem *mem,
 			rc = EstimateStoreSum(&built, &built.pos, false, mem);
 			if (rc == SKETCH_OK)
 				rc = EstimateStoreSum(&built, &built.neg, true, mem);
+			if (rc == SKETCH_OK)
+				rc = ClampSum(&built, mem);
 		}
 	}
 	else if (rc == SKETCH_OK && h->has_sum && h->sum != 0.0)

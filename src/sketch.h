@@ -152,6 +152,8 @@ extern SketchStatus sketch_from_histogram(Sketch *s, const SketchHistogram *h,
 
 /* accessors (on a flushed sketch; false/NaN-free answers for count 0) */
 extern bool sketch_quantile(const Sketch *s, double q, double *result);
+extern bool sketch_quantiles_sorted(const Sketch *s, const double *q, int n,
+									double *result);
 extern bool sketch_rank(const Sketch *s, double value, double *result);
 extern SketchStatus sketch_sum_double(const Sketch *s, double *result);
 extern double sketch_relative_error(const Sketch *s);

@@ -433,16 +433,21 @@ PG_FUNCTION_INFO_V1(percentile_agg_deserialize);
 Datum
 percentile_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = AggContext(fcinfo);
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	Size		len = VARSIZE_ANY_EXHDR(b);
 	SketchAggState *state;
-	SketchMem	mem = MemIn(aggcontext);
+
+	/*
+	 * In the current (per-input-tuple) context: the combine function copies
+	 * what it keeps, so a deserialized state must not outlive its tuple.
+	 */
+	SketchMem	mem = MemIn(CurrentMemoryContext);
 	char		err[ERRBUF_SIZE] = "";
 
+	(void) AggContext(fcinfo);
 	if (len < 1)
 		elog(ERROR, "invalid serialized percentile_sketch state");
-	state = MemoryContextAlloc(aggcontext, sizeof(SketchAggState));
+	state = palloc(sizeof(SketchAggState));
 	if (sketch_decode((const uint8_t *) VARDATA_ANY(b), len - 1,
 					  state, &mem, err, sizeof(err)) != SKETCH_OK)
 		elog(ERROR, "invalid serialized percentile_sketch state: %s", err);
@@ -537,7 +542,26 @@ percentile_sketch_quantile(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(result);
 }
 
-/* one answer per fraction, keeping the array's shape; NULL stays NULL */
+/* a fraction and where its answer goes */
+typedef struct Fraction
+{
+	double		q;
+	int			pos;
+} Fraction;
+
+static int
+CompareFractions(const void *a, const void *b)
+{
+	double		x = ((const Fraction *) a)->q;
+	double		y = ((const Fraction *) b)->q;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * One answer per fraction, keeping the array's shape; NULL stays NULL.  The
+ * fractions are sorted so that one walk of the buckets answers them all.
+ */
 PG_FUNCTION_INFO_V1(percentile_sketch_quantiles);
 Datum
 percentile_sketch_quantiles(PG_FUNCTION_ARGS)
@@ -546,25 +570,33 @@ percentile_sketch_quantiles(PG_FUNCTION_ARGS)
 	Sketch		s;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			n;
+	int			n,
+				m = 0;
+	Fraction   *fr;
+	double	   *q,
+			   *v;
 
 	deconstruct_array(qs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	fr = palloc(sizeof(Fraction) * (n + 1));
 	for (int i = 0; i < n; i++)
 		if (!nulls[i])
+		{
 			CheckFraction(DatumGetFloat8(elems[i]));
+			fr[m].q = DatumGetFloat8(elems[i]);
+			fr[m++].pos = i;
+		}
 	DecodeDatum(PG_GETARG_DATUM(0), &s);
 	if (s.count == 0)
 		PG_RETURN_NULL();
-	for (int i = 0; i < n; i++)
-	{
-		double		v;
-
-		if (nulls[i])
-			continue;
-		(void) sketch_quantile(&s, DatumGetFloat8(elems[i]), &v);
-		elems[i] = Float8GetDatum(v);
-	}
+	qsort(fr, m, sizeof(Fraction), CompareFractions);
+	q = palloc(sizeof(double) * (m + 1));
+	v = palloc(sizeof(double) * (m + 1));
+	for (int k = 0; k < m; k++)
+		q[k] = fr[k].q;
+	(void) sketch_quantiles_sorted(&s, q, m, v);
+	for (int k = 0; k < m; k++)
+		elems[fr[k].pos] = Float8GetDatum(v[k]);
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, ARR_NDIM(qs),
 											 ARR_DIMS(qs), ARR_LBOUND(qs),
 											 FLOAT8OID, sizeof(float8),

@@ -1328,7 +1328,8 @@ GetSum(Reader *r, SumForm *f)
 		return f->negative ? Fail(r, "negative zero sum is not canonical") : true;
 	if (!GetVarint(r, &e))
 		return false;
-	if (UnZigZag(e) < -SUM_BIAS ||
+	/* range of the exponent first, so that the sum below cannot overflow */
+	if (UnZigZag(e) < -SUM_BIAS || UnZigZag(e) > 32 * SUM_MAX_CHUNKS ||
 		UnZigZag(e) + 8 * (int64_t) f->nbytes > 32 * (SUM_MAX_CHUNKS - 4) - SUM_BIAS)
 		return Fail(r, "sum exponent out of range");
 	f->exponent = (int32_t) UnZigZag(e);

@@ -8,10 +8,12 @@
  *   bits pick a slice of [1, 2) from a generated table, and one comparison
  *   with the boundary table finishes the job.  No libm on the hot path, and
  *   the same answer on every machine.
- * - Memory: a new sketch holds its first values as keys in a small pending
- *   buffer (4 bytes a value), so the many small groups of a GROUP BY stay
- *   small; once the buffer fills it spills into dense per-sign windows of
- *   counts, which make each later addition O(1).
+ * - Memory: a new sketch holds its first 60 values as 16-bit keys in a
+ *   buffer inside the struct, and the sum's first four chunks inline, so
+ *   a small sketch is one 256-byte block and the many small groups of a
+ *   GROUP BY stay small; once the buffer fills it spills into dense
+ *   per-sign windows of counts (grown geometrically), which make each
+ *   later addition O(1).
  * - The sum is exact: a double is an integer times a power of two, so the
  *   sum of any number of doubles is an integer multiple of 2^-1074 that
  *   needs at most ~2170 bits.  It is held in 32-bit digits stored in 64-bit

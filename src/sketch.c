@@ -311,6 +311,21 @@ SumCarryGrow(SketchSum *sum, const SketchMem *mem)
 	return SKETCH_OK;
 }
 
+/*
+ * Room for three digits from bit pos; carries go to the top chunk (see
+ * SumCarryGrow).  Once it is made, SumAddMag at pos allocates nothing
+ * before the value is in.
+ */
+static inline SketchStatus
+SumRoom(SketchSum *sum, int pos, const SketchMem *mem)
+{
+	int			c = pos >> 5;
+
+	if (c < sum->lo || c + 2 >= sum->lo + sum->n)
+		return SumReserve(sum, c, c + 2, mem);
+	return SKETCH_OK;
+}
+
 /* add (negative ? -1 : 1) * mag * 2^(pos - 1074), pos >= 0 */
 static inline SketchStatus
 SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
@@ -324,13 +339,8 @@ SumAddMag(SketchSum *sum, bool negative, uint64_t mag, int pos,
 
 	if (mag == 0)
 		return SKETCH_OK;
-	/* three digits; carries go to the top chunk (see SumCarryGrow) */
-	if (c < sum->lo || c + 2 >= sum->lo + sum->n)
-	{
-		st = SumReserve(sum, c, c + 2, mem);
-		if (st != SKETCH_OK)
-			return st;
-	}
+	if ((st = SumRoom(sum, pos, mem)) != SKETCH_OK)
+		return st;
 	d[0] = low & 0xffffffff;
 	d[1] = low >> 32;
 	d[2] = shift ? mag >> (64 - shift) : 0;
@@ -421,11 +431,14 @@ SumCanonical(const SketchSum *sum, SumForm *f)
 {
 	int64_t		tmp[SUM_MAX_CHUNKS + 1];
 	int			n = sum->n + 1;
-	int			nbits = 0;
-	int			lowbit = -1;
-	uint8_t		raw[(SUM_MAX_CHUNKS + 1) * 4];
+	int			k_lo = 0;
+	int			k_hi = n - 1;
+	int			nbits;
+	int			lowbit;
 
-	memset(f, 0, sizeof(*f));
+	f->negative = false;
+	f->exponent = 0;
+	f->nbytes = 0;
 	if (sum->n == 0)
 		return;
 	memcpy(tmp, sum->heap ? sum->heap : sum->inl, sizeof(int64_t) * sum->n);
@@ -439,25 +452,48 @@ SumCanonical(const SketchSum *sum, SumForm *f)
 		CarryChunks(tmp, n);
 	}
 	/* every chunk is now a digit in [0, 2^32): the extra top one absorbed */
-	for (int k = 0; k < n; k++)
-		for (int b = 0; b < 4; b++)
-			raw[k * 4 + b] = (uint8_t) (tmp[k] >> (8 * b));
-	for (int i = 0; i < n * 32; i++)
-	{
-		if (raw[i / 8] & (1 << (i % 8)))
-		{
-			if (lowbit < 0)
-				lowbit = i;
-			nbits = i + 1;
-		}
-	}
-	if (lowbit < 0)
+	while (k_lo < n && tmp[k_lo] == 0)
+		k_lo++;
+	if (k_lo == n)
 		return;
+	while (tmp[k_hi] == 0)
+		k_hi--;
+	lowbit = 32 * k_lo + __builtin_ctzll((uint64_t) tmp[k_lo]);
+	nbits = 32 * k_hi + 64 - __builtin_clzll((uint64_t) tmp[k_hi]);
 	f->exponent = 32 * sum->lo + lowbit - SUM_BIAS;
 	f->nbytes = (nbits - lowbit + 7) / 8;
-	for (int i = lowbit; i < nbits; i++)
-		if (raw[i / 8] & (1 << (i % 8)))
-			f->bytes[(i - lowbit) / 8] |= (uint8_t) (1 << ((i - lowbit) % 8));
+	/* bytes of the digits shifted right by lowbit */
+	for (int b = 0; b < f->nbytes; b++)
+	{
+		int			bit = lowbit + 8 * b;
+		int			k = bit / 32;
+		uint64_t	two = (uint64_t) tmp[k] | (k + 1 < n ? (uint64_t) tmp[k + 1] << 32 : 0);
+
+		f->bytes[b] = (uint8_t) (two >> (bit % 32));
+	}
+	/* the top byte holds only the bits below nbits */
+	if ((nbits - lowbit) % 8)
+		f->bytes[f->nbytes - 1] &= (uint8_t) ((1 << ((nbits - lowbit) % 8)) - 1);
+}
+
+/* The sign of a sum: -1, 0 or 1. */
+static int
+SumSign(const SketchSum *sum)
+{
+	int64_t		tmp[SUM_MAX_CHUNKS + 1];
+	int			n = sum->n + 1;
+
+	if (sum->n == 0)
+		return 0;
+	memcpy(tmp, sum->heap ? sum->heap : sum->inl, sizeof(int64_t) * sum->n);
+	tmp[sum->n] = 0;
+	CarryChunks(tmp, n);
+	if (tmp[n - 1] < 0)
+		return -1;
+	for (int k = 0; k < n; k++)
+		if (tmp[k] != 0)
+			return 1;
+	return 0;
 }
 
 /* Place a canonical form into an empty sum. */
@@ -467,9 +503,14 @@ SumFromCanonical(SketchSum *sum, const SumForm *f, const SketchMem *mem)
 	int			pos = f->exponent + SUM_BIAS;
 	SketchStatus st;
 
-	for (int b = 0; b < f->nbytes; b++)
+	/* six bytes at a time: 48-bit magnitudes, well within an addition */
+	for (int b = 0; b < f->nbytes; b += 6)
 	{
-		st = SumAddMag(sum, f->negative, f->bytes[b], pos + 8 * b, mem);
+		uint64_t	mag = 0;
+
+		for (int k = b + 5; k >= b; k--)
+			mag = (mag << 8) | (k < f->nbytes ? f->bytes[k] : 0);
+		st = SumAddMag(sum, f->negative, mag, pos + 8 * b, mem);
 		if (st != SKETCH_OK)
 			return st;
 	}
@@ -681,11 +722,24 @@ StoreAdd(SketchStore *st, int32_t idx, uint64_t count, const SketchMem *mem)
 SketchStatus
 sketch_flush(Sketch *s, const SketchMem *mem)
 {
+	SketchStatus rc;
+
+	if (s->npending == 0)
+		return SKETCH_OK;
+
+	/*
+	 * Both windows first, so that moving the keys allocates nothing: a
+	 * longjmp out of the allocator must not leave keys both moved and
+	 * pending.
+	 */
+	if ((!StoreEmpty(&s->pos) && (rc = StoreCover(&s->pos, mem)) != SKETCH_OK) ||
+		(!StoreEmpty(&s->neg) && (rc = StoreCover(&s->neg, mem)) != SKETCH_OK))
+		return rc;
 	for (int k = 0; k < s->npending; k++)
 	{
 		SketchStore *st = PendingNegative(s, k) ? &s->neg : &s->pos;
-		SketchStatus rc = StoreAdd(st, PendingIndex(s, k), 1, mem);
 
+		rc = StoreAdd(st, PendingIndex(s, k), 1, mem);
 		if (rc != SKETCH_OK)
 		{
 			/* keep the keys not yet moved */
@@ -775,27 +829,46 @@ AddToBucket(Sketch *s, double x, const SketchMem *mem)
 	return rc != SKETCH_OK ? rc : StoreAdd(st, idx, 1, mem);
 }
 
+/*
+ * Count one value whose sum digits (mag at bit pos) go in last.  What can
+ * fail comes first: room in the sum, then the bucket; the count, min, max
+ * and the sum follow, and cannot fail before the value is in.  So a failure,
+ * returned or a longjmp out of the allocator, leaves the sketch valid and
+ * without the value.
+ */
+static SketchStatus
+AddValue(Sketch *s, double x, bool negative, uint64_t mag, int pos,
+		 const SketchMem *mem)
+{
+	SketchStatus rc;
+
+	if (s->count == UINT64_MAX)
+		return SKETCH_OVERFLOW;
+	if (mag != 0 && (rc = SumRoom(&s->sum, pos, mem)) != SKETCH_OK)
+		return rc;
+	if (x == 0.0)
+		s->zero_count++;
+	else if ((rc = AddToBucket(s, x, mem)) != SKETCH_OK)
+		return rc;
+	(void) NoteValue(s, x);
+	return SumAddMag(&s->sum, negative, mag, pos, mem);
+}
+
 /* the general path of sketch_add: zeros, subnormals, growth, errors */
 static SketchStatus
 AddGeneral(Sketch *s, double x, const SketchMem *mem)
 {
 	SketchStatus rc = CheckFinite(x);
+	bool		negative;
+	uint64_t	mag;
+	int			pos;
 
 	if (rc != SKETCH_OK)
 		return rc;
 	if (x == 0.0)
 		x = 0.0;				/* -0 and 0 are one value */
-	rc = NoteValue(s, x);
-	if (rc == SKETCH_OK)
-		rc = SumAddDouble(&s->sum, x, mem);
-	if (rc != SKETCH_OK)
-		return rc;
-	if (x == 0.0)
-	{
-		s->zero_count++;
-		return SKETCH_OK;
-	}
-	return AddToBucket(s, x, mem);
+	SplitDouble(x, &negative, &mag, &pos);
+	return AddValue(s, x, negative, mag, pos, mem);
 }
 
 /*
@@ -878,20 +951,9 @@ sketch_add(Sketch *s, double x, const SketchMem *mem)
 SketchStatus
 sketch_add_int64(Sketch *s, int64_t v, const SketchMem *mem)
 {
-	double		x = (double) v;
 	uint64_t	mag = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-	SketchStatus rc = NoteValue(s, x);
 
-	if (rc == SKETCH_OK)
-		rc = SumAddMag(&s->sum, v < 0, mag, SUM_BIAS, mem);
-	if (rc != SKETCH_OK)
-		return rc;
-	if (v == 0)
-	{
-		s->zero_count++;
-		return SKETCH_OK;
-	}
-	return AddToBucket(s, x, mem);
+	return AddValue(s, (double) v, v < 0, mag, SUM_BIAS, mem);
 }
 
 /* Add count to bucket idx, given at scale from_scale >= s->scale. */
@@ -925,6 +987,32 @@ MergeStore(Sketch *dst, const Sketch *src, const SketchStore *st, bool negative,
 	return SKETCH_OK;
 }
 
+/*
+ * Note src's outermost buckets in dst and cover them with dst's windows, so
+ * that adding src's counts allocates nothing: a failure here leaves dst
+ * valid, without src.
+ */
+static SketchStatus
+MergeRoom(Sketch *dst, const Sketch *src, const SketchMem *mem)
+{
+	SketchStatus rc;
+
+	for (int negative = 0; negative < 2; negative++)
+	{
+		const SketchStore *from = negative ? &src->neg : &src->pos;
+		SketchStore *to = negative ? &dst->neg : &dst->pos;
+
+		if (StoreEmpty(from))
+			continue;
+		(void) NoteIndex(dst, to, FloorShift(from->lo, src->scale - dst->scale));
+		(void) NoteIndex(dst, to, FloorShift(from->hi, src->scale - dst->scale));
+	}
+	if ((!StoreEmpty(&dst->pos) && (rc = StoreCover(&dst->pos, mem)) != SKETCH_OK) ||
+		(!StoreEmpty(&dst->neg) && (rc = StoreCover(&dst->neg, mem)) != SKETCH_OK))
+		return rc;
+	return SKETCH_OK;
+}
+
 /* dst := dst + src; src is not modified. */
 SketchStatus
 sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
@@ -950,7 +1038,8 @@ sketch_merge(Sketch *dst, const Sketch *src, const SketchMem *mem)
 		return rc;
 	while (dst->scale > src->scale)
 		SketchDownscale(dst);
-	if ((rc = SumMerge(&dst->sum, &src->sum, mem)) != SKETCH_OK)
+	if ((rc = MergeRoom(dst, src, mem)) != SKETCH_OK ||
+		(rc = SumMerge(&dst->sum, &src->sum, mem)) != SKETCH_OK)
 		return rc;
 	if (dst->count == 0 || src->min < dst->min)
 		dst->min = src->min;
@@ -1104,7 +1193,7 @@ typedef struct Buf
 static void
 BufPut(Buf *b, const void *p, size_t n)
 {
-	if (b->failed)
+	if (b->failed || n == 0)
 		return;
 	if (b->len + n > b->cap)
 	{
@@ -1244,29 +1333,43 @@ sketch_encode(Sketch *s, const SketchMem *mem, uint8_t **out, size_t *outlen)
 		PutStore(&b, &s->neg);
 	}
 	if (b.failed)
+	{
+		if (b.data)
+			mem->fn(b.data, 0, mem->arg);
 		return SKETCH_NOMEM;
+	}
 	*out = b.data;
 	*outlen = b.len;
 	return SKETCH_OK;
+}
+
+/* where a parser reports its first error */
+typedef struct ParseErr
+{
+	char	   *err;
+	size_t		errlen;
+	bool		failed;
+} ParseErr;
+
+/* Record the first error; always false, to end a chain of && */
+static bool
+FailAt(ParseErr *e, const char *msg)
+{
+	if (!e->failed)
+		SetErr(e->err, e->errlen, msg);
+	e->failed = true;
+	return false;
 }
 
 typedef struct Reader
 {
 	const uint8_t *p;
 	const uint8_t *end;
-	char	   *err;
-	size_t		errlen;
-	bool		failed;
+	ParseErr	e;
+	bool		nomem;			/* the failure was the allocator's */
 } Reader;
 
-static bool
-Fail(Reader *r, const char *msg)
-{
-	if (!r->failed)
-		SetErr(r->err, r->errlen, msg);
-	r->failed = true;
-	return false;
-}
+#define Fail(r, msg) FailAt(&(r)->e, (msg))
 
 /* a minimal LEB128 varint of at most 64 bits */
 static bool
@@ -1396,7 +1499,10 @@ GetStore(Reader *r, Sketch *s, bool negative, uint64_t *total,
 		st->hi = (int32_t) idx;
 	}
 	if (n > 0 && StoreCover(st, mem) != SKETCH_OK)
+	{
+		r->nomem = true;
 		return Fail(r, "out of memory");
+	}
 	return true;
 }
 
@@ -1404,7 +1510,7 @@ GetStore(Reader *r, Sketch *s, bool negative, uint64_t *total,
 static void
 FillStore(const uint8_t *p, const uint8_t *end, SketchStore *st)
 {
-	Reader		r = {p, end, NULL, 0, false};
+	Reader		r = {p, end, {NULL, 0, false}, false};
 	uint64_t	n,
 				v,
 				c;
@@ -1448,14 +1554,12 @@ CompareSumScaled(const SumForm *f, double x, uint64_t count)
 	int64_t		heap[SUM_MAX_CHUNKS];
 	SketchMem	mem = {StackAlloc, heap};
 	SketchSum	w;
-	SumForm		d;
 
 	memset(&w, 0, sizeof(w));
 	if (SumFromCanonical(&w, f, &mem) != SKETCH_OK ||
 		SumAddScaled(&w, -x, count, &mem) != SKETCH_OK)
 		return 0;				/* cannot happen for decodable fields */
-	SumCanonical(&w, &d);
-	return d.nbytes == 0 ? 0 : (d.negative ? -1 : 1);
+	return SumSign(&w);
 }
 
 /*
@@ -1499,7 +1603,7 @@ SketchStatus
 sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 			  char *err, size_t errlen)
 {
-	Reader		r = {buf, buf + len, err, errlen, false};
+	Reader		r = {buf, buf + len, {err, errlen, false}, false};
 	uint64_t	total = 0;
 	SumForm		sum;
 	const uint8_t *pos_start;
@@ -1530,7 +1634,7 @@ sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 		Fail(&r, "min and max disagree with the count");
 	total = s->zero_count;
 	pos_start = r.p;
-	if (r.failed || !GetStore(&r, s, false, &total, mem))
+	if (r.e.failed || !GetStore(&r, s, false, &total, mem))
 		goto fail;
 	neg_start = r.p;
 	if (!GetStore(&r, s, true, &total, mem))
@@ -1546,7 +1650,7 @@ sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 			 (!sum.negative && sum.nbytes > 0 && s->max <= 0) ||
 			 (sum.nbytes == 0 && (s->min > 0 || s->max < 0)))
 		Fail(&r, "sum disagrees with min and max");
-	if (r.failed)
+	if (r.e.failed)
 		goto fail;
 	if (!SumWithinBounds(s, &sum))
 	{
@@ -1563,11 +1667,11 @@ sketch_decode(const uint8_t *buf, size_t len, Sketch *s, const SketchMem *mem,
 		return SKETCH_NOMEM;
 	}
 done:
-	if (!r.failed)
+	if (!r.e.failed)
 		return SKETCH_OK;
 fail:
 	sketch_free(s, mem);
-	return SKETCH_CORRUPT;
+	return r.nomem ? SKETCH_NOMEM : SKETCH_CORRUPT;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -1651,7 +1755,11 @@ sketch_format(Sketch *s, const SketchMem *mem, char **out)
 	}
 	BufPut(&b, "", 1);
 	if (b.failed)
+	{
+		if (b.data)
+			mem->fn(b.data, 0, mem->arg);
 		return SKETCH_NOMEM;
+	}
 	*out = (char *) b.data;
 	return SKETCH_OK;
 }
@@ -1659,19 +1767,10 @@ sketch_format(Sketch *s, const SketchMem *mem, char **out)
 typedef struct TextReader
 {
 	const char *p;
-	char	   *err;
-	size_t		errlen;
-	bool		failed;
+	ParseErr	e;
 } TextReader;
 
-static bool
-TFail(TextReader *t, const char *msg)
-{
-	if (!t->failed)
-		SetErr(t->err, t->errlen, msg);
-	t->failed = true;
-	return false;
-}
+#define TFail(t, msg) FailAt(&(t)->e, (msg))
 
 /* the literal word (e.g. " count=") must come next */
 static bool
@@ -1825,7 +1924,7 @@ ParseStore(TextReader *t, Buf *b, const SketchMem *mem)
 		prev = idx;
 		n++;
 	}
-	if (!t->failed)
+	if (!t->e.failed)
 	{
 		PutVarint(b, n);
 		if (n > 0)
@@ -1835,7 +1934,7 @@ ParseStore(TextReader *t, Buf *b, const SketchMem *mem)
 	}
 	if (body.data)
 		mem->fn(body.data, 0, mem->arg);
-	return !t->failed;
+	return !t->e.failed;
 }
 
 /*
@@ -1848,7 +1947,7 @@ sketch_parse(const char *text, size_t len, const SketchMem *mem,
 {
 	Buf			b = {NULL, 0, 0, mem, false};
 	char	   *copy;
-	TextReader	t = {NULL, err, errlen, false};
+	TextReader	t = {NULL, {err, errlen, false}};
 	uint64_t	version,
 				scale,
 				u;
@@ -1881,15 +1980,15 @@ sketch_parse(const char *text, size_t len, const SketchMem *mem,
 			Expect(&t, " pos=") && ParseStore(&t, &b, mem) &&
 			Expect(&t, " neg="))
 			ParseStore(&t, &b, mem);
-		if (!t.failed && *t.p != '\0')
+		if (!t.e.failed && *t.p != '\0')
 			TFail(&t, "trailing characters");
 	}
 	mem->fn(copy, 0, mem->arg);
-	if (t.failed || b.failed)
+	if (t.e.failed || b.failed)
 	{
 		if (b.data)
 			mem->fn(b.data, 0, mem->arg);
-		return t.failed ? SKETCH_CORRUPT : SKETCH_NOMEM;
+		return t.e.failed ? SKETCH_CORRUPT : SKETCH_NOMEM;
 	}
 	*out = b.data;
 	*outlen = b.len;
@@ -2037,6 +2136,24 @@ sketch_from_histogram(Sketch *s, const SketchHistogram *h, const SketchMem *mem,
 			built.min = built.max;
 		if (!h->has_max && built.max < built.min)
 			built.max = built.min;
+		if (built.count == 1 && !(h->has_min && h->has_max))
+		{
+			/* one value: whatever is given of it is all of it */
+			double		v = h->has_min ? built.min : h->has_max ? built.max :
+				h->has_sum ? h->sum : built.min;
+
+			built.min = built.max = v == 0.0 ? 0.0 : v;
+		}
+		else if (h->has_sum)
+		{
+			/* nor past the mean that a given sum implies */
+			double		mean = h->sum / (double) built.count;
+
+			if (!h->has_min && mean < built.min)
+				built.min = mean == 0.0 ? 0.0 : mean;
+			if (!h->has_max && mean > built.max)
+				built.max = mean == 0.0 ? 0.0 : mean;
+		}
 		if (h->has_sum)
 			rc = SumAddDouble(&built.sum, h->sum, mem);
 		else

@@ -52,6 +52,19 @@ SketchRealloc(void *ptr, size_t size, void *arg)
 	return repalloc(ptr, size);
 }
 
+/*
+ * The allocator of an aggregate state: new memory goes to the context the
+ * state itself lives in (the aggregate context), found only when needed,
+ * so the per-row path does not look it up.
+ */
+static void *
+SketchReallocNear(void *ptr, size_t size, void *state)
+{
+	if (ptr == NULL && size > 0)
+		return MemoryContextAlloc(GetMemoryChunkContext(state), size);
+	return SketchRealloc(ptr, size, NULL);
+}
+
 static SketchMem
 MemIn(MemoryContext cxt)
 {
@@ -335,8 +348,7 @@ static Datum
 AggAdd(FunctionCallInfo fcinfo, double x, int64 i, bool is_int)
 {
 	SketchAggState *state = AggState(fcinfo, ErrorArg(fcinfo));
-	/* growth goes where the state lives: the aggregate context */
-	SketchMem	mem = MemIn(GetMemoryChunkContext(state));
+	SketchMem	mem = {SketchReallocNear, state};
 
 	CheckStatus(is_int ? sketch_add_int64(state, i, &mem) :
 				sketch_add(state, x, &mem), NULL);
@@ -349,6 +361,17 @@ percentile_agg_trans_float8(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(1))
 		return KeepState(fcinfo);
+	/* most rows: an existing state of percentile_agg(x), default precision */
+	if (PG_NARGS() == 2 && !PG_ARGISNULL(0))
+	{
+		SketchAggState *state = (SketchAggState *) PG_GETARG_POINTER(0);
+		SketchMem	mem = {SketchReallocNear, state};
+		SketchStatus st = sketch_add(state, PG_GETARG_FLOAT8(1), &mem);
+
+		if (unlikely(st != SKETCH_OK))
+			CheckStatus(st, NULL);
+		PG_RETURN_POINTER(state);
+	}
 	return AggAdd(fcinfo, PG_GETARG_FLOAT8(1), 0, false);
 }
 

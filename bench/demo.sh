@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# A first look at seller_analytics; `make demo` runs it.
+#
+# Installs the Debian packages it needs when they are missing, builds and
+# installs the extension, then in a throw-away cluster (pg_virtualenv):
+#
+#   - generates 3 M orders for 300 sellers, each seller with its own
+#     lognormal distribution of order values and its own volume
+#   - builds one percentile sketch per seller (percentile_agg, GROUP BY)
+#   - prints p50, p90 and p99 of a few sellers from their sketches beside the
+#     exact percentile_disc answers, and the overall percentiles from the
+#     merge of the 300 sketches (percentile_merge) beside the exact ones
+#   - prints how long each approach took
+#
+# Under a minute.  Environment: PG_CONFIG (default: PostgreSQL 15's
+# pg_config), JOBS (parallel make jobs).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+demo() {
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'CREATE DATABASE demo'
+	psql -X -q -v ON_ERROR_STOP=1 -d demo <<-'SQL'
+		\pset footer off
+		\pset null '-'
+		\echo
+		\echo '== seller_analytics demo: percentiles of order values per seller'
+		\echo
+		CREATE EXTENSION seller_analytics;      -- in schema seller_analytics
+		SET search_path = public, seller_analytics;
+
+		-- 300 sellers: the log of an order value is normal with mean mu and
+		-- standard deviation sigma, different for every seller
+		SELECT setseed(0.42) \gset
+		CREATE TABLE sellers AS
+		SELECT seller_id,
+			   2.5 + 3 * random() AS mu,         -- typical order: $12 to $245
+			   0.3 + random() AS sigma           -- narrow to very spread out
+		FROM generate_series(1, 300) AS seller_id;
+
+		-- 3 M orders; seller 1 has the most (about 170 000), seller 300 the
+		-- fewest (about 5 000).  The normal variate is Box-Muller's.
+		CREATE TABLE orders AS
+		SELECT o.order_id, o.seller_id,
+			   greatest(0.01, round(exp(s.mu + s.sigma *
+					sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))::numeric, 2))::numeric(12, 2)
+				   AS amount
+		FROM (SELECT order_id, floor(300 * random() ^ 2)::int + 1 AS seller_id
+			  FROM generate_series(1, 3000000) AS order_id) o
+		JOIN sellers s USING (seller_id);
+		VACUUM (FREEZE, ANALYZE) orders;
+
+		SELECT count(*) AS orders, count(DISTINCT seller_id) AS sellers,
+			   min(amount), max(amount), pg_size_pretty(pg_table_size('orders')) AS table_size
+		FROM orders;
+
+		\echo '-- 1. one sketch per seller, in one pass over the orders:'
+		\echo '--    CREATE TABLE seller_sketch AS'
+		\echo '--    SELECT seller_id, percentile_agg(amount) AS sketch FROM orders GROUP BY seller_id;'
+		SELECT clock_timestamp() AS t0 \gset
+		CREATE TABLE seller_sketch AS
+		SELECT seller_id, percentile_agg(amount) AS sketch FROM orders GROUP BY seller_id;
+		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) AS ms_build \gset
+
+		SELECT count(*) AS sketches,
+			   round(avg(pg_column_size(sketch))) AS avg_bytes,
+			   pg_size_pretty(sum(pg_column_size(sketch))) AS all_sketches,
+			   round((100 * max(sketch_relative_error(sketch)))::numeric, 3) || ' %' AS guaranteed_max_error
+		FROM seller_sketch \gset
+		SELECT :sketches AS sketches, :avg_bytes AS avg_bytes, :'all_sketches' AS all_sketches,
+			   :'guaranteed_max_error' AS guaranteed_max_error;
+
+		\echo '-- 2. percentiles of every seller from the stored sketches:'
+		\echo '--    SELECT seller_id, approx_percentile(sketch, ARRAY[0.5, 0.9, 0.99]) FROM seller_sketch;'
+		SELECT clock_timestamp() AS t0 \gset
+		CREATE TEMP TABLE seller_approx AS
+		SELECT seller_id, approx_percentile(sketch, ARRAY[0.5, 0.9, 0.99]) AS p FROM seller_sketch;
+		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) AS ms_read \gset
+
+		\echo '-- 3. the exact answers, for comparison (sorts the orders of every seller):'
+		\echo '--    SELECT seller_id, percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY amount)'
+		\echo '--    FROM orders GROUP BY seller_id;'
+		SELECT clock_timestamp() AS t0 \gset
+		CREATE TEMP TABLE seller_exact AS
+		SELECT seller_id, percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY amount) AS p
+		FROM orders GROUP BY seller_id;
+		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) AS ms_exact \gset
+
+		\echo '== eight sellers: sketch and exact percentile_disc'
+		SELECT seller_id AS seller,
+			   (SELECT sketch_count(sketch) FROM seller_sketch k WHERE k.seller_id = a.seller_id) AS orders,
+			   'p' || (100 * q)::int AS pct,
+			   round(approx::numeric, 2) AS sketch,
+			   exact,
+			   round((100 * abs(approx - exact::float8) / exact::float8)::numeric, 3) || ' %' AS rel_error
+		FROM seller_approx a
+		JOIN seller_exact e USING (seller_id),
+			 unnest(ARRAY[0.5, 0.9, 0.99], a.p, e.p) AS u(q, approx, exact)
+		WHERE seller_id IN (1, 7, 42, 99, 150, 211, 256, 300)
+		ORDER BY seller_id, q;
+
+		SELECT count(*) AS percentiles_compared,
+			   round((100 * max(abs(approx - exact::float8) / exact::float8))::numeric, 3) || ' %' AS max_rel_error,
+			   round((100 * avg(abs(approx - exact::float8) / exact::float8))::numeric, 3) || ' %' AS mean_rel_error
+		FROM seller_approx a
+		JOIN seller_exact e USING (seller_id),
+			 unnest(a.p, e.p) AS u(approx, exact);
+		\echo '(all 300 sellers x 3 percentiles)'
+		\echo
+
+		\echo '== all orders: the merge of the 300 seller sketches, and the exact answer'
+		\echo '--    SELECT approx_percentile(percentile_merge(sketch), ARRAY[0.5, 0.9, 0.99]) FROM seller_sketch;'
+		SELECT clock_timestamp() AS t0 \gset
+		SELECT approx_percentile(percentile_merge(sketch), ARRAY[0.5, 0.9, 0.99]) AS overall_approx
+		FROM seller_sketch \gset
+		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) AS ms_merge \gset
+		\echo '--    SELECT percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY amount) FROM orders;'
+		SELECT clock_timestamp() AS t0 \gset
+		SELECT percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY amount) AS overall_exact
+		FROM orders \gset
+		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) AS ms_overall \gset
+
+		SELECT 'p' || (100 * q)::int AS pct,
+			   round(approx::numeric, 2) AS merged_sketches,
+			   exact,
+			   round((100 * abs(approx - exact::float8) / exact::float8)::numeric, 3) || ' %' AS rel_error
+		FROM unnest(ARRAY[0.5, 0.9, 0.99], :'overall_approx'::float8[], :'overall_exact'::numeric[])
+			AS u(q, approx, exact);
+
+		\echo '== time taken (ms)'
+		SELECT what, ms FROM (VALUES
+			('sketches:  one per seller, GROUP BY over 3 M orders', :ms_build),
+			('sketches:  p50/p90/p99 of all 300 sellers from the sketches', :ms_read),
+			('sketches:  overall p50/p90/p99, merging the 300 sketches', :ms_merge),
+			('exact:     percentile_disc per seller, GROUP BY over 3 M orders', :ms_exact),
+			('exact:     percentile_disc overall, over 3 M orders', :ms_overall)) AS t(what, ms);
+		\echo 'The sketches are built once and kept:' :all_sketches 'for the 300 sellers here, against'
+		SELECT pg_size_pretty(pg_table_size('orders')) AS orders_size \gset
+		\echo :orders_size 'of orders.  Any percentile of any seller, or of any set of sellers'
+		\echo 'merged, then comes from them without reading the orders again, within'
+		\echo :guaranteed_max_error 'of the exact percentile_disc.'
+		\echo
+	SQL
+}
+
+if [ "${1:-}" = "--in-virtualenv" ]; then
+	demo
+	exit 0
+fi
+
+bench_section "packages"
+bench_packages "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
+	postgresql-common make gcc
+bench_section "build and install"
+bench_build_install
+bench_section "demo (pg_virtualenv, a throw-away cluster)"
+bench_virtualenv bash "$HERE/demo.sh" --in-virtualenv
+bench_section "done"

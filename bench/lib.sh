@@ -1,0 +1,133 @@
+# bench/lib.sh: shared by bench/sketch/run.sh (`make bench`) and
+# bench/demo.sh (`make demo`); sourced, not run.
+#
+#   bench_packages PKG...     install the Debian packages that are missing
+#                             (apt-get; through sudo when not root), the same
+#                             way test/run_tests.sh does
+#   bench_build_install       build the extension from a clean copy of the
+#                             tree (no assertion checking, whatever objects
+#                             the tree holds) and install it (sudo when not
+#                             root)
+#   bench_virtualenv CMD...   run CMD in a throw-away cluster (pg_virtualenv)
+#                             configured with BENCH_PG_OPTS
+#   bench_section TITLE       progress line on stderr, with elapsed seconds
+#   md_table HEADER           Markdown table from '|'-separated rows on stdin
+#
+# Environment: PG_CONFIG (default: PostgreSQL 15's pg_config), JOBS (parallel
+# make jobs, default: number of CPUs).
+
+PG_MAJOR=15
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+BENCH_START=${BENCH_START:-$(date +%s)}
+export BENCH_START
+
+# Server settings of the throw-away cluster (pg_virtualenv also sets
+# fsync=off).  Benchmark-friendly: the data sets fit in shared_buffers, no
+# checkpoints or autovacuum while timing (tables are vacuumed explicitly),
+# no JIT compilation in the timings.
+BENCH_PG_OPTS=(
+	shared_buffers=1GB
+	work_mem=64MB
+	max_parallel_workers_per_gather=2
+	jit=off
+	autovacuum=off
+	max_wal_size=8GB
+	checkpoint_timeout=1h
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+	BENCH_SUDO=()
+else
+	BENCH_SUDO=(sudo)
+fi
+
+as_root() {
+	if [ ${#BENCH_SUDO[@]} -gt 0 ] && ! command -v sudo >/dev/null 2>&1; then
+		echo "error: '$*' needs root, and sudo is not installed" >&2
+		return 1
+	fi
+	"${BENCH_SUDO[@]}" "$@"
+}
+
+bench_section() {
+	echo "==== $* [$(($(date +%s) - BENCH_START))s]" >&2
+}
+
+bench_packages() {
+	local pkg missing=()
+	for pkg in "$@"; do
+		if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -qx 'install ok installed'; then
+			missing+=("$pkg")
+		fi
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "installing: ${missing[*]}" >&2
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+		as_root env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+	if [ ! -x "$PG_CONFIG" ] && ! command -v "$PG_CONFIG" >/dev/null 2>&1; then
+		echo "error: $PG_CONFIG not found" >&2
+		return 1
+	fi
+}
+
+bench_build_install() {
+	local stage jobs rc=0
+	jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+	stage=$(mktemp -d "${TMPDIR:-/tmp}/seller_analytics_build.XXXXXX")
+	# what is built, for the reports
+	BENCH_SOURCE=unknown
+	if command -v git >/dev/null 2>&1 && git -C "$BENCH_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		BENCH_SOURCE="commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD)"
+		if [ -n "$(git -C "$BENCH_ROOT" status --porcelain -- src control Makefile 2>/dev/null)" ]; then
+			BENCH_SOURCE="$BENCH_SOURCE with local changes"
+		fi
+	fi
+	export BENCH_SOURCE
+	# The tree without build outputs: objects left by `make test` are built
+	# with -DUSE_ASSERT_CHECKING, which would slow the timings down.
+	tar -C "$BENCH_ROOT" -cf - \
+		--exclude=./.git --exclude=./build --exclude=./results \
+		--exclude=./output_iso --exclude=./log --exclude=./tmp_check \
+		--exclude='./regression.*' --exclude='*.o' --exclude='*.so' \
+		--exclude='*.bc' --exclude=./bench/results . |
+		tar -C "$stage" -xf -
+	if make --no-print-directory -C "$stage" -j"$jobs" PG_CONFIG="$PG_CONFIG" >"$stage/build.log" 2>&1 &&
+		as_root make --no-print-directory -C "$stage" install PG_CONFIG="$PG_CONFIG" >>"$stage/build.log" 2>&1; then
+		echo "built and installed seller_analytics ($("$PG_CONFIG" --version))" >&2
+	else
+		rc=1
+		cat "$stage/build.log" >&2
+		echo "error: the extension did not build or install" >&2
+	fi
+	rm -rf "$stage"
+	return "$rc"
+}
+
+# -t: a temporary cluster directory even as root; the server then runs as
+# postgres and the command as the invoking user, so everything the scripts
+# write (reports) is written by the client side.
+bench_virtualenv() {
+	local opts=() o
+	for o in "${BENCH_PG_OPTS[@]}"; do
+		opts+=(-o "$o")
+	done
+	pg_virtualenv -t -v "$PG_MAJOR" "${opts[@]}" "$@"
+}
+
+md_table() {
+	awk -F'|' -v header="$1" '
+		BEGIN {
+			n = split(header, h, "|")
+			line = "|"; sep = "|"
+			for (i = 1; i <= n; i++) { line = line " " h[i] " |"; sep = sep "---|" }
+			print line; print sep
+		}
+		NF > 0 {
+			line = "|"
+			for (i = 1; i <= NF; i++) line = line " " $i " |"
+			print line
+		}'
+}

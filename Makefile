@@ -151,7 +151,7 @@ fuzz: fuzz-build
 	FUZZ_FLAGS='$(FUZZ_FLAGS)' BUILD_DIR='$(BUILD_DIR)' \
 	bash test/run_fuzz.sh $(FUZZ_BINS)
 
-$(BUILD_DIR)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD_DIR)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard test/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -lm
 

@@ -89,7 +89,7 @@ UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
 UNIT_NAMES = $(basename $(notdir $(UNIT_SRCS)))
 UNIT_ASAN_BINS = $(addprefix $(BUILD_DIR)/unit/asan/,$(UNIT_NAMES))
 UNIT_PLAIN_BINS = $(addprefix $(BUILD_DIR)/unit/plain/,$(UNIT_NAMES))
-UNIT_HDRS = $(wildcard test/unit/*.h)
+UNIT_HDRS = $(wildcard test/unit/*.h test/*.h)
 
 UNIT_CC ?= $(CC)
 UNIT_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g -fno-omit-frame-pointer \
@@ -151,7 +151,7 @@ fuzz: fuzz-build
 	FUZZ_FLAGS='$(FUZZ_FLAGS)' BUILD_DIR='$(BUILD_DIR)' \
 	bash test/run_fuzz.sh $(FUZZ_BINS)
 
-$(BUILD_DIR)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard test/fuzz/*.h)
+$(BUILD_DIR)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard test/fuzz/*.h test/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -lm
 

@@ -9,45 +9,9 @@
  * text must be a fixed point.
  */
 #include "fuzz_common.h"
+#include "../sketch_text.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/*
- * Same fields in the same order; min= and max= compared by value.  Both
- * texts are NUL-terminated, and in an accepted text a double is followed by
- * a space, where strtod stops.
- */
-static bool
-texts_equivalent(const char *a, const char *b)
-{
-	for (;;)
-	{
-		const char *ea = strchr(a, ' ');
-		const char *eb = strchr(b, ' ');
-		size_t		la = ea ? (size_t) (ea - a) : strlen(a);
-		size_t		lb = eb ? (size_t) (eb - b) : strlen(b);
-
-		if ((ea == NULL) != (eb == NULL))
-			return false;
-		if (la > 4 && lb > 4 && (strncmp(a, "min=", 4) == 0 || strncmp(a, "max=", 4) == 0) &&
-			strncmp(a, b, 4) == 0)
-		{
-			char	   *enda,
-					   *endb;
-			double		da = strtod(a + 4, &enda);
-			double		db = strtod(b + 4, &endb);
-
-			if (enda != a + la || endb != b + lb || !fuzz_same_bits(da, db))
-				return false;
-		}
-		else if (la != lb || memcmp(a, b, la) != 0)
-			return false;
-		if (ea == NULL)
-			return true;
-		a += la + 1;
-		b += lb + 1;
-	}
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,6 +10,7 @@
  */
 #include "../../src/sketch.h"
 #include "unit.h"
+#include "../sketch_text.h"
 
 #include <float.h>
 #include <math.h>
@@ -2584,43 +2585,6 @@ test_reject_crafted(void)
 	}
 	case_end();
 	free(w.b);
-}
-
-/*
- * Two texts of one sketch: only doubles have other spellings (8 as 8e0 or
- * 8.000), so the texts must agree field by field, min= and max= by value.
- * Both are NUL-terminated; a double is followed by a space.
- */
-static bool
-texts_equivalent(const char *a, const char *b)
-{
-	for (;;)
-	{
-		const char *ea = strchr(a, ' ');
-		const char *eb = strchr(b, ' ');
-		size_t		la = ea ? (size_t) (ea - a) : strlen(a);
-		size_t		lb = eb ? (size_t) (eb - b) : strlen(b);
-
-		if ((ea == NULL) != (eb == NULL))
-			return false;
-		if (la > 4 && lb > 4 && (strncmp(a, "min=", 4) == 0 || strncmp(a, "max=", 4) == 0) &&
-			strncmp(a, b, 4) == 0)
-		{
-			char	   *enda,
-					   *endb;
-			double		da = strtod(a + 4, &enda);
-			double		db = strtod(b + 4, &endb);
-
-			if (enda != a + la || endb != b + lb || !same_bits(da, db))
-				return false;
-		}
-		else if (la != lb || memcmp(a, b, la) != 0)
-			return false;
-		if (ea == NULL)
-			return true;
-		a += la + 1;
-		b += lb + 1;
-	}
 }
 
 /* parse, then decode: the status of the text as a sketch */

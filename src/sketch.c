@@ -788,18 +788,15 @@ CheckFinite(double x)
 	return SKETCH_OK;
 }
 
-/* count, min and max for one more value */
-static SketchStatus
+/* count, min and max for one more value (the caller checked the count) */
+static void
 NoteValue(Sketch *s, double x)
 {
-	if (s->count == UINT64_MAX)
-		return SKETCH_OVERFLOW;
 	if (s->count == 0 || x < s->min)
 		s->min = x;
 	if (s->count == 0 || x > s->max)
 		s->max = x;
 	s->count++;
-	return SKETCH_OK;
 }
 
 /* put one occurrence of a non-zero value in its bucket */
@@ -850,7 +847,7 @@ AddValue(Sketch *s, double x, bool negative, uint64_t mag, int pos,
 		s->zero_count++;
 	else if ((rc = AddToBucket(s, x, mem)) != SKETCH_OK)
 		return rc;
-	(void) NoteValue(s, x);
+	NoteValue(s, x);
 	return SumAddMag(&s->sum, negative, mag, pos, mem);
 }
 

@@ -315,9 +315,13 @@ NewState(MemoryContext aggcontext, int scale)
 static SketchAggState *
 AggState(FunctionCallInfo fcinfo, double relative_error)
 {
-	int			scale = ScaleForError(relative_error);
+	int			scale;
 	SketchAggState *state;
 
+	/* most rows: an existing state of percentile_agg(x), default precision */
+	if (PG_NARGS() == 2 && !PG_ARGISNULL(0))
+		return (SketchAggState *) PG_GETARG_POINTER(0);
+	scale = ScaleForError(relative_error);
 	if (PG_ARGISNULL(0))
 		return NewState(AggContext(fcinfo), scale);
 	state = (SketchAggState *) PG_GETARG_POINTER(0);
@@ -361,17 +365,6 @@ percentile_agg_trans_float8(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(1))
 		return KeepState(fcinfo);
-	/* most rows: an existing state of percentile_agg(x), default precision */
-	if (PG_NARGS() == 2 && !PG_ARGISNULL(0))
-	{
-		SketchAggState *state = (SketchAggState *) PG_GETARG_POINTER(0);
-		SketchMem	mem = {SketchReallocNear, state};
-		SketchStatus st = sketch_add(state, PG_GETARG_FLOAT8(1), &mem);
-
-		if (unlikely(st != SKETCH_OK))
-			CheckStatus(st, NULL);
-		PG_RETURN_POINTER(state);
-	}
 	return AggAdd(fcinfo, PG_GETARG_FLOAT8(1), 0, false);
 }
 

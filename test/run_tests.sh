@@ -36,54 +36,42 @@ if [ "${1:-}" = "--in-virtualenv" ]; then
 	rc=0
 	echo "server: $(psql -XAtc 'select version()' postgres) on ${PGHOST}:${PGPORT} as ${PGUSER}"
 
-	if compgen -G 'sql/*.sql' >/dev/null; then
-		echo "=== regress"
-		if make --no-print-directory installcheck-regress PG_CONFIG="$PG_CONFIG"; then
-			echo "regress passed" >>"$status_file"
+	# run_group NAME GLOB COMMAND...: run COMMAND when GLOB matches anything,
+	# and record NAME as passed, failed or skipped
+	run_group() {
+		local name=$1 glob=$2
+		shift 2
+		if ! compgen -G "$glob" >/dev/null; then
+			echo "=== $name: none ($glob) yet, skipped"
+			echo "$name skipped" >>"$status_file"
+		elif echo "=== $name" && "$@"; then
+			echo "$name passed" >>"$status_file"
 		else
-			echo "regress failed" >>"$status_file"
+			echo "$name failed" >>"$status_file"
 			rc=1
 		fi
-	else
-		echo "=== regress: no tests (sql/*.sql) yet, skipped"
-		echo "regress skipped" >>"$status_file"
-	fi
+	}
 
-	if compgen -G 'specs/*.spec' >/dev/null; then
-		echo "=== isolation"
-		if make --no-print-directory installcheck-isolation PG_CONFIG="$PG_CONFIG"; then
-			echo "isolation passed" >>"$status_file"
-		else
-			echo "isolation failed" >>"$status_file"
-			rc=1
-		fi
-	else
-		echo "=== isolation: no specs (specs/*.spec) yet, skipped"
-		echo "isolation skipped" >>"$status_file"
-	fi
-
-	if compgen -G 'test/sql/*.sh' >/dev/null; then
-		echo "=== scripts"
-		scripts_ok=1
+	# every test/sql/*.sh, all of them even after a failure
+	run_scripts() {
+		local failed=0
 		for script in test/sql/*.sh; do
 			echo "--- $script"
 			if bash "$script"; then
 				echo "ok: $script"
 			else
 				echo "FAIL: $script (exit status $?)"
-				scripts_ok=0
+				failed=1
 			fi
 		done
-		if [ "$scripts_ok" = 1 ]; then
-			echo "scripts passed" >>"$status_file"
-		else
-			echo "scripts failed" >>"$status_file"
-			rc=1
-		fi
-	else
-		echo "=== scripts: none (test/sql/*.sh) yet, skipped"
-		echo "scripts skipped" >>"$status_file"
-	fi
+		return "$failed"
+	}
+
+	run_group regress 'sql/*.sql' \
+		make --no-print-directory installcheck-regress PG_CONFIG="$PG_CONFIG"
+	run_group isolation 'specs/*.spec' \
+		make --no-print-directory installcheck-isolation PG_CONFIG="$PG_CONFIG"
+	run_group scripts 'test/sql/*.sh' run_scripts
 	exit "$rc"
 fi
 

@@ -312,7 +312,7 @@ NewState(MemoryContext aggcontext, int scale)
  * in the aggregate context (only a group's first row needs to look it up).
  * Every row of a group must ask for the same precision (the same scale).
  */
-static SketchAggState *
+static inline SketchAggState *
 AggState(FunctionCallInfo fcinfo, double relative_error)
 {
 	int			scale;
@@ -335,7 +335,7 @@ AggState(FunctionCallInfo fcinfo, double relative_error)
 }
 
 /* the relative error argument (argument 2), when there is one */
-static double
+static inline double
 ErrorArg(FunctionCallInfo fcinfo)
 {
 	if (PG_NARGS() < 3)
@@ -348,14 +348,17 @@ ErrorArg(FunctionCallInfo fcinfo)
 }
 
 /* Shared body of the transition functions: add with the given adder. */
-static Datum
+static inline Datum
 AggAdd(FunctionCallInfo fcinfo, double x, int64 i, bool is_int)
 {
 	SketchAggState *state = AggState(fcinfo, ErrorArg(fcinfo));
 	SketchMem	mem = {SketchReallocNear, state};
+	SketchStatus st = is_int ? sketch_add_int64(state, i, &mem) :
+		sketch_add(state, x, &mem);
 
-	CheckStatus(is_int ? sketch_add_int64(state, i, &mem) :
-				sketch_add(state, x, &mem), NULL);
+	/* the per-row path: no call at all when the value went in */
+	if (unlikely(st != SKETCH_OK))
+		CheckStatus(st, NULL);
 	PG_RETURN_POINTER(state);
 }
 

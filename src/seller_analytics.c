@@ -4,13 +4,15 @@
  *
  * The extension's SQL objects live in the schema seller_analytics; see
  * control/seller_analytics--0.1.sql.  This file holds what must happen once
- * per backend when the library loads.
+ * per backend when the library loads: the sketch core's interrupt check and
+ * the transaction callbacks of the capture trigger.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "capture.h"
 #include "sketch.h"
 
 PG_MODULE_MAGIC;
@@ -28,4 +30,5 @@ void
 _PG_init(void)
 {
 	sketch_check_interrupts = SketchCheckInterrupts;
+	capture_init();
 }

@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 
 #include "sketch.h"
+#include "sketch_pg.h"
 
 #define ERRBUF_SIZE 160
 
@@ -802,4 +803,30 @@ percentile_sketch_from_histogram(PG_FUNCTION_ARGS)
 				 errdetail("%s", Sentence(err))));
 	CheckStatus(st, err);
 	PG_RETURN_BYTEA_P(EncodeVarlena(&s));
+}
+
+/* ------------------------------------------------- for other C files */
+
+SketchMem
+sketch_pg_mem(MemoryContext cxt)
+{
+	return MemIn(cxt);
+}
+
+void
+sketch_pg_check(SketchStatus st)
+{
+	CheckStatus(st, NULL);
+}
+
+bytea *
+sketch_pg_encode(Sketch *s)
+{
+	return EncodeVarlena(s);
+}
+
+int
+sketch_pg_default_scale(void)
+{
+	return ScaleForError(SKETCH_DEFAULT_ERROR);
 }

@@ -1,0 +1,848 @@
+/*
+ * capture.c
+ *	  The capture trigger on seller_analytics.events, and the seller's local
+ *	  day of an instant.
+ *
+ * A row trigger, capture_events(), adds the signed contribution of every
+ * event row that an INSERT, UPDATE or DELETE touches to an in-memory table
+ * of the current (sub)transaction, keyed by (seller, local day, traffic
+ * source).  At pre-commit (or pre-prepare) the table is appended to
+ * seller_analytics.pending_deltas, one row per key, and the seller-days
+ * whose order-value sketch cannot be corrected by subtraction (an order
+ * that was updated or deleted) to seller_analytics.recompute_marks.  No
+ * rollup row is ever read or updated here, so writers never wait for each
+ * other on a hot seller and cannot deadlock on rollups.
+ *
+ * A subtransaction gets its own table: merged into its parent's when it
+ * commits, dropped when it rolls back.
+ *
+ * The local day of an event uses the seller's time zone, read (through the
+ * sellers primary key, with the latest snapshot) once per seller and
+ * statement.  A change of a seller's time zone locks events against writers
+ * and marks the seller's days for recomputation (install script), so a day
+ * is never computed with a time zone that is no longer the seller's.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "capture.h"
+#include "sketch_pg.h"
+
+#define SCHEMA_NAME		"seller_analytics"
+#define SOURCE_MAX		64		/* octets: events_traffic_source_valid */
+#define NULL_SOURCE		"unknown"	/* the source of events without one */
+
+typedef enum EventType
+{
+	EV_SESSION_START,
+	EV_PAGE_VIEW,
+	EV_ADD_TO_CART,
+	EV_ORDER,
+	EV_REFUND
+} EventType;
+
+/* zeroed before it is filled: the hash compares every byte */
+typedef struct CaptureKey
+{
+	int64		seller_id;
+	DateADT		day;
+	char		source[SOURCE_MAX + 1];
+} CaptureKey;
+
+typedef struct CaptureEntry
+{
+	CaptureKey	key;
+	int64		sessions;
+	int64		page_views;
+	int64		add_to_carts;
+	int64		orders;
+	int64		units;
+	int64		refunds;
+	Datum		revenue;		/* numeric, or 0 for none yet */
+	Datum		refund_amount;	/* numeric, or 0 for none yet */
+	Sketch	   *order_value;	/* orders added, or NULL */
+	bool		recompute;		/* an order left this key */
+} CaptureEntry;
+
+/* the changes of one (sub)transaction level that touched events */
+typedef struct CaptureLevel
+{
+	int			nest_level;
+	HTAB	   *entries;
+	struct CaptureLevel *parent;
+} CaptureLevel;
+
+/* innermost level with changes; everything lives in TopTransactionContext */
+static CaptureLevel *capture_top = NULL;
+
+/* seller -> time zone, for one statement (lxid, command id) */
+typedef struct TzCacheEntry
+{
+	int64		seller_id;
+	pg_tz	   *tz;
+} TzCacheEntry;
+
+static HTAB *tz_cache = NULL;
+static LocalTransactionId tz_cache_lxid = InvalidLocalTransactionId;
+static CommandId tz_cache_cid = InvalidCommandId;
+
+/* plans of the flush, kept for the life of the backend */
+static SPIPlanPtr delta_plan = NULL;
+static SPIPlanPtr mark_plan = NULL;
+
+/* ------------------------------------------------------------ local days */
+
+static pg_tz *
+LookupTimeZone(const char *name)
+{
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL || !pg_tz_acceptable(tz))
+		return NULL;
+	return tz;
+}
+
+/* the local calendar day of t in tz */
+static DateADT
+LocalDay(TimestampTz t, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("event time must be finite")));
+	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+}
+
+/* local_day(timestamptz, time_zone text) returns date */
+PG_FUNCTION_INFO_V1(seller_analytics_local_day);
+Datum
+seller_analytics_local_day(PG_FUNCTION_ARGS)
+{
+	TimestampTz t = PG_GETARG_TIMESTAMPTZ(0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	pg_tz	   *tz = LookupTimeZone(name);
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name)));
+	PG_RETURN_DATEADT(LocalDay(t, tz));
+}
+
+/* is_valid_time_zone(text) returns boolean */
+PG_FUNCTION_INFO_V1(seller_analytics_is_valid_time_zone);
+Datum
+seller_analytics_is_valid_time_zone(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(LookupTimeZone(name) != NULL);
+}
+
+/* The seller's time zone, or an error when there is no such seller. */
+static pg_tz *
+SellerTimeZone(int64 seller_id)
+{
+	TzCacheEntry *hit;
+	bool		found;
+	Oid			relid;
+	Relation	rel;
+	Oid			pkey;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *name = NULL;
+	AttrNumber	tz_attnum;
+	AttrNumber	id_attnum;
+
+	if (tz_cache == NULL || tz_cache_lxid != MyProc->lxid ||
+		tz_cache_cid != GetCurrentCommandId(false))
+	{
+		HASHCTL		ctl;
+
+		if (tz_cache != NULL)
+			hash_destroy(tz_cache);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(TzCacheEntry);
+		ctl.hcxt = TopTransactionContext;
+		tz_cache = hash_create("seller_analytics time zones", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		tz_cache_lxid = MyProc->lxid;
+		tz_cache_cid = GetCurrentCommandId(false);
+	}
+	hit = hash_search(tz_cache, &seller_id, HASH_FIND, NULL);
+	if (hit != NULL)
+		return hit->tz;
+
+	relid = get_relname_relid("sellers", get_namespace_oid(SCHEMA_NAME, false));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.sellers\" does not exist", SCHEMA_NAME)));
+	rel = table_open(relid, AccessShareLock);
+	pkey = RelationGetPrimaryKeyIndex(rel);
+	id_attnum = get_attnum(relid, "seller_id");
+	tz_attnum = get_attnum(relid, "time_zone");
+	if (!OidIsValid(pkey) || id_attnum == InvalidAttrNumber ||
+		tz_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.sellers\" lacks its primary key or time_zone column",
+						SCHEMA_NAME)));
+
+	ScanKeyInit(&key, id_attnum, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(seller_id));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, pkey, true, snapshot, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, tz_attnum, RelationGetDescr(rel), &isnull);
+
+		name = isnull ? pstrdup("UTC") : TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("seller %lld does not exist", (long long) seller_id),
+				 errhint("Add the seller to seller_analytics.sellers before its events.")));
+
+	hit = hash_search(tz_cache, &seller_id, HASH_ENTER, &found);
+	hit->tz = LookupTimeZone(name);
+	if (hit->tz == NULL)
+	{
+		hash_search(tz_cache, &seller_id, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" of seller %lld not recognized",
+						name, (long long) seller_id)));
+	}
+	return hit->tz;
+}
+
+/* ---------------------------------------------------------- accumulation */
+
+static HTAB *
+NewEntryTable(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(CaptureKey);
+	ctl.entrysize = sizeof(CaptureEntry);
+	ctl.hcxt = TopTransactionContext;
+	return hash_create("seller_analytics captured changes", 64, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* the table of the current (sub)transaction level, made on first use */
+static HTAB *
+CurrentEntries(void)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (capture_top == NULL || capture_top->nest_level < level)
+	{
+		CaptureLevel *lvl = MemoryContextAlloc(TopTransactionContext,
+											   sizeof(CaptureLevel));
+
+		lvl->nest_level = level;
+		lvl->entries = NewEntryTable();
+		lvl->parent = capture_top;
+		capture_top = lvl;
+	}
+	Assert(capture_top->nest_level == level);
+	return capture_top->entries;
+}
+
+static CaptureEntry *
+EntryFor(HTAB *entries, const CaptureKey *key)
+{
+	bool		found;
+	CaptureEntry *e = hash_search(entries, key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		memset(((char *) e) + sizeof(CaptureKey), 0,
+			   sizeof(CaptureEntry) - sizeof(CaptureKey));
+		e->revenue = (Datum) 0;
+		e->refund_amount = (Datum) 0;
+	}
+	return e;
+}
+
+/* acc + sign * x, numerics in TopTransactionContext; acc 0 means zero */
+static Datum
+AddNumeric(Datum acc, Datum x, int sign)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	Datum		result;
+
+	if (acc == (Datum) 0)
+		result = sign > 0 ? DirectFunctionCall1(numeric_uplus, x)
+			: DirectFunctionCall1(numeric_uminus, x);
+	else
+		result = DirectFunctionCall2(sign > 0 ? numeric_add : numeric_sub, acc, x);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+static void
+AddToSketch(CaptureEntry *e, Datum amount)
+{
+	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
+	double		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, amount));
+
+	if (e->order_value == NULL)
+	{
+		e->order_value = MemoryContextAlloc(TopTransactionContext, sizeof(Sketch));
+		sketch_init(e->order_value, sketch_pg_default_scale());
+	}
+	sketch_pg_check(sketch_add(e->order_value, x, &mem));
+}
+
+/* the columns of events the trigger reads */
+typedef struct EventRow
+{
+	int64		seller_id;
+	EventType	type;
+	TimestampTz occurred_at;
+	char		source[SOURCE_MAX + 1];
+	Datum		amount;
+	bool		amount_null;
+	int64		quantity;		/* 1 when NULL */
+	DateADT		day;
+} EventRow;
+
+static Datum
+GetColumn(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("capture_events() needs a column \"%s\"", name)));
+	return heap_getattr(tuple, attnum, desc, isnull);
+}
+
+static void
+ReadEvent(HeapTuple tuple, TupleDesc desc, EventRow *ev)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *type;
+
+	memset(ev, 0, sizeof(EventRow));
+
+	d = GetColumn(tuple, desc, "seller_id", &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("event seller_id must not be null")));
+	ev->seller_id = DatumGetInt64(d);
+
+	d = GetColumn(tuple, desc, "event_type", &isnull);
+	type = isnull ? "" : TextDatumGetCString(d);
+	if (strcmp(type, "session_start") == 0)
+		ev->type = EV_SESSION_START;
+	else if (strcmp(type, "page_view") == 0)
+		ev->type = EV_PAGE_VIEW;
+	else if (strcmp(type, "add_to_cart") == 0)
+		ev->type = EV_ADD_TO_CART;
+	else if (strcmp(type, "order") == 0)
+		ev->type = EV_ORDER;
+	else if (strcmp(type, "refund") == 0)
+		ev->type = EV_REFUND;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("unknown event_type \"%s\"", type),
+				 errhint("Known event types are session_start, page_view, add_to_cart, order and refund.")));
+
+	d = GetColumn(tuple, desc, "occurred_at", &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("event occurred_at must not be null")));
+	ev->occurred_at = DatumGetTimestampTz(d);
+
+	d = GetColumn(tuple, desc, "traffic_source", &isnull);
+	if (isnull)
+		strcpy(ev->source, NULL_SOURCE);
+	else
+	{
+		text	   *t = DatumGetTextPP(d);
+		int			len = VARSIZE_ANY_EXHDR(t);
+
+		if (len < 1 || len > SOURCE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("traffic_source must be 1 to %d bytes long", SOURCE_MAX)));
+		memcpy(ev->source, VARDATA_ANY(t), len);
+	}
+
+	ev->amount = GetColumn(tuple, desc, "amount", &ev->amount_null);
+	if ((ev->type == EV_ORDER || ev->type == EV_REFUND) && ev->amount_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("an event of type \"%s\" needs an amount", type)));
+	if (!ev->amount_null &&
+		numeric_is_nan(DatumGetNumeric(ev->amount)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("event amount must not be NaN")));
+
+	d = GetColumn(tuple, desc, "quantity", &isnull);
+	ev->quantity = isnull ? 1 : DatumGetInt32(d);
+
+	ev->day = LocalDay(ev->occurred_at, SellerTimeZone(ev->seller_id));
+}
+
+/* Do two event rows contribute exactly the same to every metric? */
+static bool
+SameContribution(const EventRow *a, const EventRow *b)
+{
+	if (a->seller_id != b->seller_id || a->type != b->type ||
+		a->day != b->day || strcmp(a->source, b->source) != 0)
+		return false;
+	if (a->type == EV_ORDER && a->quantity != b->quantity)
+		return false;
+	if (a->type == EV_ORDER || a->type == EV_REFUND)
+		return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a->amount, b->amount)) == 0 &&
+			!numeric_is_nan(DatumGetNumeric(a->amount));
+	return true;
+}
+
+static void
+AddEvent(HTAB *entries, const EventRow *ev, int sign)
+{
+	CaptureKey	key;
+	CaptureEntry *e;
+
+	memset(&key, 0, sizeof(key));
+	key.seller_id = ev->seller_id;
+	key.day = ev->day;
+	strcpy(key.source, ev->source);
+	e = EntryFor(entries, &key);
+
+	switch (ev->type)
+	{
+		case EV_SESSION_START:
+			e->sessions += sign;
+			break;
+		case EV_PAGE_VIEW:
+			e->page_views += sign;
+			break;
+		case EV_ADD_TO_CART:
+			e->add_to_carts += sign;
+			break;
+		case EV_ORDER:
+			e->orders += sign;
+			e->units += sign * ev->quantity;
+			e->revenue = AddNumeric(e->revenue, ev->amount, sign);
+			if (sign > 0)
+				AddToSketch(e, ev->amount);
+			else
+				e->recompute = true;	/* a sketch cannot subtract */
+			break;
+		case EV_REFUND:
+			e->refunds += sign;
+			e->refund_amount = AddNumeric(e->refund_amount, ev->amount, sign);
+			break;
+	}
+}
+
+/* capture_events(): AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW */
+PG_FUNCTION_INFO_V1(seller_analytics_capture_events);
+Datum
+seller_analytics_capture_events(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HTAB	   *entries;
+	EventRow	oldrow;
+	EventRow	newrow;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("capture_events() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("capture_events() must be fired AFTER ... FOR EACH ROW")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	entries = CurrentEntries();
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		ReadEvent(trigdata->tg_trigtuple, desc, &newrow);
+		AddEvent(entries, &newrow, +1);
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		ReadEvent(trigdata->tg_trigtuple, desc, &oldrow);
+		AddEvent(entries, &oldrow, -1);
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		ReadEvent(trigdata->tg_trigtuple, desc, &oldrow);
+		ReadEvent(trigdata->tg_newtuple, desc, &newrow);
+		if (!SameContribution(&oldrow, &newrow))
+		{
+			AddEvent(entries, &oldrow, -1);
+			AddEvent(entries, &newrow, +1);
+		}
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("capture_events() handles INSERT, UPDATE and DELETE only")));
+
+	return PointerGetDatum(NULL);
+}
+
+/* ----------------------------------------------------- (sub)transactions */
+
+/* fold src's entries into dst (both in TopTransactionContext) */
+static void
+MergeEntries(HTAB *dst, HTAB *src)
+{
+	HASH_SEQ_STATUS status;
+	CaptureEntry *s;
+	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
+
+	hash_seq_init(&status, src);
+	while ((s = hash_seq_search(&status)) != NULL)
+	{
+		CaptureEntry *d = EntryFor(dst, &s->key);
+
+		d->sessions += s->sessions;
+		d->page_views += s->page_views;
+		d->add_to_carts += s->add_to_carts;
+		d->orders += s->orders;
+		d->units += s->units;
+		d->refunds += s->refunds;
+		if (s->revenue != (Datum) 0)
+			d->revenue = AddNumeric(d->revenue, s->revenue, +1);
+		if (s->refund_amount != (Datum) 0)
+			d->refund_amount = AddNumeric(d->refund_amount, s->refund_amount, +1);
+		if (s->order_value != NULL)
+		{
+			if (d->order_value == NULL)
+				d->order_value = s->order_value;
+			else
+				sketch_pg_check(sketch_merge(d->order_value, s->order_value, &mem));
+		}
+		d->recompute |= s->recompute;
+	}
+}
+
+static void
+CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	CaptureLevel *lvl = capture_top;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tz_cache = NULL;		/* it may hold what the subtransaction saw */
+	if (lvl == NULL || lvl->nest_level != level)
+		return;
+
+	switch (event)
+	{
+		case SUBXACT_EVENT_COMMIT_SUB:
+			if (lvl->parent != NULL && lvl->parent->nest_level == level - 1)
+			{
+				MergeEntries(lvl->parent->entries, lvl->entries);
+				hash_destroy(lvl->entries);
+				capture_top = lvl->parent;
+			}
+			else
+				lvl->nest_level = level - 1;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			hash_destroy(lvl->entries);
+			capture_top = lvl->parent;
+			break;
+		default:
+			break;
+	}
+}
+
+/* ----------------------------------------------------------------- flush */
+
+static ArrayType *
+MakeArray(Datum *values, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return construct_md_array(values, nulls, 1, dims, lbs, type, typlen,
+							  typbyval, typalign);
+}
+
+#define DELTA_COLUMNS 12
+
+static void
+PreparePlans(Oid sketch_type)
+{
+	if (delta_plan == NULL)
+	{
+		Oid			argtypes[DELTA_COLUMNS];
+		SPIPlanPtr	plan;
+		Oid			sketch_array = get_array_type(sketch_type);
+
+		argtypes[0] = INT8ARRAYOID;
+		argtypes[1] = DATEARRAYOID;
+		argtypes[2] = TEXTARRAYOID;
+		for (int i = 3; i <= 7; i++)
+			argtypes[i] = INT8ARRAYOID;
+		argtypes[8] = NUMERICARRAYOID;
+		argtypes[9] = INT8ARRAYOID;
+		argtypes[10] = NUMERICARRAYOID;
+		argtypes[11] = sketch_array;
+		plan = SPI_prepare("INSERT INTO " SCHEMA_NAME ".pending_deltas"
+						   " (seller_id, day, traffic_source, sessions, page_views,"
+						   " add_to_carts, orders, units, revenue, refunds,"
+						   " refund_amount, order_value)"
+						   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
+						   " pg_catalog.unnest($2), pg_catalog.unnest($3),"
+						   " pg_catalog.unnest($4), pg_catalog.unnest($5),"
+						   " pg_catalog.unnest($6), pg_catalog.unnest($7),"
+						   " pg_catalog.unnest($8), pg_catalog.unnest($9),"
+						   " pg_catalog.unnest($10), pg_catalog.unnest($11),"
+						   " pg_catalog.unnest($12))",
+						   DELTA_COLUMNS, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		delta_plan = plan;
+	}
+	if (mark_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8ARRAYOID, DATEARRAYOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO " SCHEMA_NAME ".recompute_marks (seller_id, day)"
+						   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
+						   " pg_catalog.unnest($2))",
+						   2, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		mark_plan = plan;
+	}
+}
+
+static Oid
+RelationOwner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* Append the top level's entries to pending_deltas and recompute_marks. */
+static void
+Flush(void)
+{
+	HTAB	   *entries;
+	long		n;
+	Oid			nsp;
+	Oid			pending;
+	Oid			sketch_type;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum	   *cols[DELTA_COLUMNS];
+	bool	   *colnulls[DELTA_COLUMNS];
+	Datum	   *mark_ids;
+	Datum	   *mark_days;
+	int			nmarks = 0;
+	int			i = 0;
+	HASH_SEQ_STATUS status;
+	CaptureEntry *e;
+	Datum		args[DELTA_COLUMNS];
+	static const Oid elemtypes[DELTA_COLUMNS] = {
+		INT8OID, DATEOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
+		INT8OID, NUMERICOID, INT8OID, NUMERICOID, InvalidOid
+	};
+
+	Assert(capture_top != NULL && capture_top->parent == NULL);
+	entries = capture_top->entries;
+	n = hash_get_num_entries(entries);
+	if (n == 0)
+		return;
+
+	/* the extension was dropped after the events changed: nothing to keep */
+	nsp = get_namespace_oid(SCHEMA_NAME, true);
+	pending = OidIsValid(nsp) ? get_relname_relid("pending_deltas", nsp) : InvalidOid;
+	if (!OidIsValid(pending))
+		return;
+	sketch_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								  CStringGetDatum("percentile_sketch"),
+								  ObjectIdGetDatum(nsp));
+	if (!OidIsValid(sketch_type))
+		return;
+
+	if ((Size) n > MaxAllocSize / sizeof(Datum))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many captured changes in one transaction")));
+	for (int c = 0; c < DELTA_COLUMNS; c++)
+	{
+		cols[c] = palloc(n * sizeof(Datum));
+		colnulls[c] = palloc0(n * sizeof(bool));
+	}
+	mark_ids = palloc(n * sizeof(Datum));
+	mark_days = palloc(n * sizeof(Datum));
+
+	hash_seq_init(&status, entries);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		cols[0][i] = Int64GetDatum(e->key.seller_id);
+		cols[1][i] = DateADTGetDatum(e->key.day);
+		cols[2][i] = CStringGetTextDatum(e->key.source);
+		cols[3][i] = Int64GetDatum(e->sessions);
+		cols[4][i] = Int64GetDatum(e->page_views);
+		cols[5][i] = Int64GetDatum(e->add_to_carts);
+		cols[6][i] = Int64GetDatum(e->orders);
+		cols[7][i] = Int64GetDatum(e->units);
+		cols[8][i] = e->revenue != (Datum) 0 ? e->revenue
+			: DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
+		cols[9][i] = Int64GetDatum(e->refunds);
+		cols[10][i] = e->refund_amount != (Datum) 0 ? e->refund_amount
+			: DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
+		if (e->order_value != NULL)
+		{
+			SketchMem	mem = sketch_pg_mem(TopTransactionContext);
+
+			sketch_pg_check(sketch_flush(e->order_value, &mem));
+			cols[11][i] = PointerGetDatum(sketch_pg_encode(e->order_value));
+		}
+		else
+		{
+			cols[11][i] = (Datum) 0;
+			colnulls[11][i] = true;
+		}
+		if (e->recompute)
+		{
+			mark_ids[nmarks] = Int64GetDatum(e->key.seller_id);
+			mark_days[nmarks] = DateADTGetDatum(e->key.day);
+			nmarks++;
+		}
+		i++;
+	}
+
+	for (int c = 0; c < DELTA_COLUMNS; c++)
+		args[c] = PointerGetDatum(MakeArray(cols[c], colnulls[c], (int) n,
+											c == DELTA_COLUMNS - 1 ? sketch_type
+											: elemtypes[c]));
+
+	/* write as the owner of the pending table: loaders need no rights on it */
+	owner = RelationOwner(pending);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PreparePlans(sketch_type);
+	if (SPI_execute_plan(delta_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not append to %s.pending_deltas", SCHEMA_NAME);
+	if (nmarks > 0)
+	{
+		Datum		margs[2];
+
+		margs[0] = PointerGetDatum(MakeArray(mark_ids, NULL, nmarks, INT8OID));
+		margs[1] = PointerGetDatum(MakeArray(mark_days, NULL, nmarks, DATEOID));
+		if (SPI_execute_plan(mark_plan, margs, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not append to %s.recompute_marks", SCHEMA_NAME);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+static void
+CaptureXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (capture_top != NULL)
+				Flush();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* the memory went with TopTransactionContext */
+			capture_top = NULL;
+			tz_cache = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+capture_init(void)
+{
+	RegisterXactCallback(CaptureXactCallback, NULL);
+	RegisterSubXactCallback(CaptureSubXactCallback, NULL);
+}

@@ -139,6 +139,12 @@ CREATE INDEX recompute_marks_seller_day ON seller_analytics.recompute_marks (sel
 COMMENT ON TABLE seller_analytics.recompute_marks IS
     'seller-days whose metrics are recomputed from raw events (an order was corrected, or the time zone changed)';
 
+-- pg_dump keeps sellers and events (in foreign-key order); the metric
+-- tables are derived: on restore, loading events through the capture
+-- trigger fills pending_deltas again, and compact() folds them.
+SELECT pg_catalog.pg_extension_config_dump('seller_analytics.sellers', '');
+SELECT pg_catalog.pg_extension_config_dump('seller_analytics.events', '');
+
 -- capture
 
 CREATE FUNCTION seller_analytics.capture_events()

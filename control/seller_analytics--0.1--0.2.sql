@@ -201,6 +201,17 @@ CREATE TRIGGER time_zone_changed
     FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
     EXECUTE FUNCTION seller_analytics.seller_time_zone_changed();
 
+-- The capture trigger caches sellers' time zones per backend; any change
+-- that could make a cached zone wrong invalidates the caches.
+CREATE FUNCTION seller_analytics.time_zones_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'seller_analytics_time_zones_changed'
+LANGUAGE C;
+
+CREATE TRIGGER time_zones_changed
+    AFTER UPDATE OF seller_id, time_zone OR DELETE ON seller_analytics.sellers
+    FOR EACH STATEMENT EXECUTE FUNCTION seller_analytics.time_zones_changed();
+
 -------------------------------------------------------------------------------
 -- Recomputation from raw events
 -------------------------------------------------------------------------------

@@ -16,11 +16,12 @@
  * A subtransaction gets its own table: merged into its parent's when it
  * commits, dropped when it rolls back.
  *
- * The local day of an event uses the seller's time zone, read (through the
- * sellers primary key, with the latest snapshot) once per seller and
- * statement.  A change of a seller's time zone locks events against writers
- * and marks the seller's days for recomputation (install script), so a day
- * is never computed with a time zone that is no longer the seller's.
+ * The local day of an event uses the seller's time zone, read through the
+ * sellers primary key with the latest snapshot and cached per backend until
+ * sellers is invalidated.  A change of a seller's time zone locks events
+ * against writers, invalidates the caches and marks the seller's days for
+ * recomputation (install script), so a day is never computed with a time
+ * zone that is no longer the seller's.
  */
 #include "postgres.h"
 
@@ -42,6 +43,7 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -100,16 +102,48 @@ typedef struct CaptureLevel
 /* innermost level with changes; everything lives in TopTransactionContext */
 static CaptureLevel *capture_top = NULL;
 
-/* seller -> time zone, for one statement (lxid, command id) */
+/*
+ * seller -> time zone, for the life of the backend.  Any relcache
+ * invalidation of sellers empties it: the trigger on a change of time zone
+ * sends one (time_zones_changed()), which other backends receive when they
+ * next lock a relation, and this backend at once.  A writer cannot miss
+ * one: the change locks events in SHARE mode, so it cannot commit while a
+ * transaction that has written events (and may have cached zones) is open,
+ * and a transaction that locks events after it commits processes the
+ * invalidation first.
+ */
 typedef struct TzCacheEntry
 {
 	int64		seller_id;
 	pg_tz	   *tz;
 } TzCacheEntry;
 
+#define TZ_CACHE_MAX	1000000 /* entries; emptied when it grows past */
+
 static HTAB *tz_cache = NULL;
-static LocalTransactionId tz_cache_lxid = InvalidLocalTransactionId;
-static CommandId tz_cache_cid = InvalidCommandId;
+static Oid	sellers_relid = InvalidOid;
+static Oid	sellers_pkey = InvalidOid;
+static AttrNumber sellers_id_attnum;
+static AttrNumber sellers_tz_attnum;
+
+/* attribute numbers of the events columns the trigger reads, per relation */
+typedef enum EventColumn
+{
+	COL_SELLER_ID,
+	COL_EVENT_TYPE,
+	COL_OCCURRED_AT,
+	COL_TRAFFIC_SOURCE,
+	COL_AMOUNT,
+	COL_QUANTITY,
+	NUM_EVENT_COLUMNS
+} EventColumn;
+
+static const char *const event_column_names[NUM_EVENT_COLUMNS] = {
+	"seller_id", "event_type", "occurred_at", "traffic_source", "amount", "quantity"
+};
+
+static Oid	events_relid = InvalidOid;
+static AttrNumber event_attnums[NUM_EVENT_COLUMNS];
 
 /* plans of the flush, kept for the life of the backend */
 static SPIPlanPtr delta_plan = NULL;
@@ -172,41 +206,46 @@ seller_analytics_is_valid_time_zone(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(LookupTimeZone(name) != NULL);
 }
 
-/* The seller's time zone, or an error when there is no such seller. */
-static pg_tz *
-SellerTimeZone(int64 seller_id)
+static void
+ForgetTimeZones(void)
 {
-	TzCacheEntry *hit;
-	bool		found;
+	if (tz_cache != NULL)
+		hash_destroy(tz_cache);
+	tz_cache = NULL;
+	sellers_relid = InvalidOid;
+}
+
+static void
+CaptureRelcacheCallback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == sellers_relid)
+		ForgetTimeZones();
+	if (!OidIsValid(relid) || relid == events_relid)
+		events_relid = InvalidOid;
+}
+
+/* time_zones_changed(): trigger on sellers that invalidates the zone caches */
+PG_FUNCTION_INFO_V1(seller_analytics_time_zones_changed);
+Datum
+seller_analytics_time_zones_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("time_zones_changed() was not called by the trigger manager")));
+	/* all backends at their commit; this one at its next command */
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/* find sellers, its primary key and columns (once per invalidation) */
+static void
+LookupSellers(void)
+{
 	Oid			relid;
 	Relation	rel;
-	Oid			pkey;
-	ScanKeyData key;
-	Snapshot	snapshot;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	char	   *name = NULL;
-	AttrNumber	tz_attnum;
-	AttrNumber	id_attnum;
-
-	if (tz_cache == NULL || tz_cache_lxid != MyProc->lxid ||
-		tz_cache_cid != GetCurrentCommandId(false))
-	{
-		HASHCTL		ctl;
-
-		if (tz_cache != NULL)
-			hash_destroy(tz_cache);
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(TzCacheEntry);
-		ctl.hcxt = TopTransactionContext;
-		tz_cache = hash_create("seller_analytics time zones", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		tz_cache_lxid = MyProc->lxid;
-		tz_cache_cid = GetCurrentCommandId(false);
-	}
-	hit = hash_search(tz_cache, &seller_id, HASH_FIND, NULL);
-	if (hit != NULL)
-		return hit->tz;
 
 	relid = get_relname_relid("sellers", get_namespace_oid(SCHEMA_NAME, false));
 	if (!OidIsValid(relid))
@@ -214,25 +253,53 @@ SellerTimeZone(int64 seller_id)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s.sellers\" does not exist", SCHEMA_NAME)));
 	rel = table_open(relid, AccessShareLock);
-	pkey = RelationGetPrimaryKeyIndex(rel);
-	id_attnum = get_attnum(relid, "seller_id");
-	tz_attnum = get_attnum(relid, "time_zone");
-	if (!OidIsValid(pkey) || id_attnum == InvalidAttrNumber ||
-		tz_attnum == InvalidAttrNumber)
+	sellers_pkey = RelationGetPrimaryKeyIndex(rel);
+	sellers_id_attnum = get_attnum(relid, "seller_id");
+	sellers_tz_attnum = get_attnum(relid, "time_zone");
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(sellers_pkey) || sellers_id_attnum == InvalidAttrNumber ||
+		sellers_tz_attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("relation \"%s.sellers\" lacks its primary key or time_zone column",
 						SCHEMA_NAME)));
+	sellers_relid = relid;
+}
 
-	ScanKeyInit(&key, id_attnum, BTEqualStrategyNumber, F_INT8EQ,
+/* The seller's time zone, or an error when there is no such seller. */
+static pg_tz *
+SellerTimeZone(int64 seller_id)
+{
+	TzCacheEntry *hit;
+	bool		found;
+	Relation	rel;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *name = NULL;
+	pg_tz	   *tz;
+
+	if (tz_cache != NULL)
+	{
+		hit = hash_search(tz_cache, &seller_id, HASH_FIND, NULL);
+		if (hit != NULL)
+			return hit->tz;
+	}
+
+	if (!OidIsValid(sellers_relid))
+		LookupSellers();
+	rel = table_open(sellers_relid, AccessShareLock);
+	ScanKeyInit(&key, sellers_id_attnum, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(seller_id));
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, pkey, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, sellers_pkey, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
 		bool		isnull;
-		Datum		d = heap_getattr(tuple, tz_attnum, RelationGetDescr(rel), &isnull);
+		Datum		d = heap_getattr(tuple, sellers_tz_attnum,
+									 RelationGetDescr(rel), &isnull);
 
 		name = isnull ? pstrdup("UTC") : TextDatumGetCString(d);
 	}
@@ -245,18 +312,28 @@ SellerTimeZone(int64 seller_id)
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("seller %lld does not exist", (long long) seller_id),
 				 errhint("Add the seller to seller_analytics.sellers before its events.")));
-
-	hit = hash_search(tz_cache, &seller_id, HASH_ENTER, &found);
-	hit->tz = LookupTimeZone(name);
-	if (hit->tz == NULL)
-	{
-		hash_search(tz_cache, &seller_id, HASH_REMOVE, NULL);
+	tz = LookupTimeZone(name);
+	if (tz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time zone \"%s\" of seller %lld not recognized",
 						name, (long long) seller_id)));
+
+	/* the relation may have been invalidated by the scan's lock */
+	if (tz_cache == NULL || hash_get_num_entries(tz_cache) >= TZ_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (tz_cache != NULL)
+			hash_destroy(tz_cache);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(TzCacheEntry);
+		tz_cache = hash_create("seller_analytics time zones", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS);
 	}
-	return hit->tz;
+	hit = hash_search(tz_cache, &seller_id, HASH_ENTER, &found);
+	hit->tz = tz;
+	return tz;
 }
 
 /* ---------------------------------------------------------- accumulation */
@@ -352,60 +429,86 @@ typedef struct EventRow
 	DateADT		day;
 } EventRow;
 
-static Datum
-GetColumn(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+/* the events columns' attribute numbers in rel (once per invalidation) */
+static void
+LookupEventColumns(Relation rel)
 {
-	int			attnum = SPI_fnumber(desc, name);
+	for (int c = 0; c < NUM_EVENT_COLUMNS; c++)
+	{
+		int			attnum = SPI_fnumber(RelationGetDescr(rel), event_column_names[c]);
 
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("capture_events() needs a column \"%s\"", name)));
-	return heap_getattr(tuple, attnum, desc, isnull);
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("capture_events() needs a column \"%s\"",
+							event_column_names[c])));
+		event_attnums[c] = attnum;
+	}
+	events_relid = RelationGetRelid(rel);
 }
+
+static inline Datum
+GetColumn(HeapTuple tuple, TupleDesc desc, EventColumn c, bool *isnull)
+{
+	return heap_getattr(tuple, event_attnums[c], desc, isnull);
+}
+
+/* does the text datum equal the NUL-terminated string lit? */
+static inline bool
+TextIs(text *t, const char *lit, size_t litlen)
+{
+	return VARSIZE_ANY_EXHDR(t) == litlen &&
+		memcmp(VARDATA_ANY(t), lit, litlen) == 0;
+}
+
+#define TEXT_IS(t, lit) TextIs((t), (lit), sizeof(lit) - 1)
 
 static void
 ReadEvent(HeapTuple tuple, TupleDesc desc, EventRow *ev)
 {
 	bool		isnull;
 	Datum		d;
-	char	   *type;
+	text	   *type;
 
 	memset(ev, 0, sizeof(EventRow));
 
-	d = GetColumn(tuple, desc, "seller_id", &isnull);
+	d = GetColumn(tuple, desc, COL_SELLER_ID, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("event seller_id must not be null")));
 	ev->seller_id = DatumGetInt64(d);
 
-	d = GetColumn(tuple, desc, "event_type", &isnull);
-	type = isnull ? "" : TextDatumGetCString(d);
-	if (strcmp(type, "session_start") == 0)
-		ev->type = EV_SESSION_START;
-	else if (strcmp(type, "page_view") == 0)
+	d = GetColumn(tuple, desc, COL_EVENT_TYPE, &isnull);
+	type = isnull ? NULL : DatumGetTextPP(d);
+	if (type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("event event_type must not be null")));
+	else if (TEXT_IS(type, "page_view"))
 		ev->type = EV_PAGE_VIEW;
-	else if (strcmp(type, "add_to_cart") == 0)
+	else if (TEXT_IS(type, "session_start"))
+		ev->type = EV_SESSION_START;
+	else if (TEXT_IS(type, "add_to_cart"))
 		ev->type = EV_ADD_TO_CART;
-	else if (strcmp(type, "order") == 0)
+	else if (TEXT_IS(type, "order"))
 		ev->type = EV_ORDER;
-	else if (strcmp(type, "refund") == 0)
+	else if (TEXT_IS(type, "refund"))
 		ev->type = EV_REFUND;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("unknown event_type \"%s\"", type),
+				 errmsg("unknown event_type \"%s\"", text_to_cstring(type)),
 				 errhint("Known event types are session_start, page_view, add_to_cart, order and refund.")));
 
-	d = GetColumn(tuple, desc, "occurred_at", &isnull);
+	d = GetColumn(tuple, desc, COL_OCCURRED_AT, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("event occurred_at must not be null")));
 	ev->occurred_at = DatumGetTimestampTz(d);
 
-	d = GetColumn(tuple, desc, "traffic_source", &isnull);
+	d = GetColumn(tuple, desc, COL_TRAFFIC_SOURCE, &isnull);
 	if (isnull)
 		strcpy(ev->source, NULL_SOURCE);
 	else
@@ -420,18 +523,19 @@ ReadEvent(HeapTuple tuple, TupleDesc desc, EventRow *ev)
 		memcpy(ev->source, VARDATA_ANY(t), len);
 	}
 
-	ev->amount = GetColumn(tuple, desc, "amount", &ev->amount_null);
+	ev->amount = GetColumn(tuple, desc, COL_AMOUNT, &ev->amount_null);
 	if ((ev->type == EV_ORDER || ev->type == EV_REFUND) && ev->amount_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("an event of type \"%s\" needs an amount", type)));
+				 errmsg("an event of type \"%s\" needs an amount",
+						ev->type == EV_ORDER ? "order" : "refund")));
 	if (!ev->amount_null &&
 		numeric_is_nan(DatumGetNumeric(ev->amount)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("event amount must not be NaN")));
 
-	d = GetColumn(tuple, desc, "quantity", &isnull);
+	d = GetColumn(tuple, desc, COL_QUANTITY, &isnull);
 	ev->quantity = isnull ? 1 : DatumGetInt32(d);
 
 	ev->day = LocalDay(ev->occurred_at, SellerTimeZone(ev->seller_id));
@@ -513,6 +617,8 @@ seller_analytics_capture_events(PG_FUNCTION_ARGS)
 				 errmsg("capture_events() must be fired AFTER ... FOR EACH ROW")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
+	if (RelationGetRelid(trigdata->tg_relation) != events_relid)
+		LookupEventColumns(trigdata->tg_relation);
 	entries = CurrentEntries();
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -586,8 +692,6 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	int			level = GetCurrentTransactionNestLevel();
 	CaptureLevel *lvl = capture_top;
 
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		tz_cache = NULL;		/* it may hold what the subtransaction saw */
 	if (lvl == NULL || lvl->nest_level != level)
 		return;
 
@@ -833,7 +937,6 @@ CaptureXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* the memory went with TopTransactionContext */
 			capture_top = NULL;
-			tz_cache = NULL;
 			break;
 		default:
 			break;
@@ -844,5 +947,6 @@ void
 capture_init(void)
 {
 	RegisterXactCallback(CaptureXactCallback, NULL);
+	CacheRegisterRelcacheCallback(CaptureRelcacheCallback, (Datum) 0);
 	RegisterSubXactCallback(CaptureSubXactCallback, NULL);
 }

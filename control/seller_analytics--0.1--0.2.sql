@@ -161,11 +161,20 @@ CREATE TRIGGER capture
     AFTER INSERT OR UPDATE OR DELETE ON seller_analytics.events
     FOR EACH ROW EXECUTE FUNCTION seller_analytics.capture_events();
 
+CREATE FUNCTION seller_analytics.discard_captured_changes()
+RETURNS void
+AS 'MODULE_PATHNAME', 'seller_analytics_discard_captured_changes'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION seller_analytics.discard_captured_changes() IS
+    'drops the changes of events the current transaction captured so far (TRUNCATE of events calls it)';
+
 CREATE FUNCTION seller_analytics.events_truncated()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM seller_analytics.discard_captured_changes();
     TRUNCATE seller_analytics.daily_metrics, seller_analytics.daily_traffic,
              seller_analytics.pending_deltas, seller_analytics.recompute_marks;
     RETURN NULL;
@@ -579,6 +588,10 @@ AS $$
 BEGIN
     IF from_day IS NULL OR to_day IS NULL OR NOT isfinite(from_day) OR NOT isfinite(to_day) THEN
         RAISE EXCEPTION 'verify_rollups needs two finite days'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF from_day > to_day THEN
+        RAISE EXCEPTION 'from_day % is after to_day %', from_day, to_day
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN QUERY

@@ -96,6 +96,8 @@ typedef struct CaptureLevel
 {
 	int			nest_level;
 	HTAB	   *entries;
+	bool		truncated;		/* events was truncated at this level: the
+								 * outer levels' changes go when it commits */
 	struct CaptureLevel *parent;
 } CaptureLevel;
 
@@ -151,12 +153,43 @@ static SPIPlanPtr mark_plan = NULL;
 
 /* ------------------------------------------------------------ local days */
 
+/*
+ * Does tz stay within a day of UTC?  The recomputation from raw events looks
+ * for a local day's events within two days of its UTC date, which holds for
+ * offsets under 24 hours: every IANA zone, historical local mean times
+ * included (under 16 hours), but not every POSIX string ('FOO+100').  Checked
+ * at 1 January and 1 July of every tenth year from 1800 to 2200 and of every
+ * year from 1970 to 2100, which meets both offsets of any POSIX rule.
+ */
+static bool
+OffsetsUnderADay(pg_tz *tz)
+{
+	long		gmtoff;
+
+	if (pg_get_timezone_offset(tz, &gmtoff))
+		return gmtoff > -SECS_PER_DAY && gmtoff < SECS_PER_DAY;
+	for (int year = 1800; year <= 2200; year += (year >= 1970 && year < 2100) ? 1 : 10)
+	{
+		for (int half = 0; half < 2; half++)
+		{
+			pg_time_t	t = (pg_time_t) ((date2j(year, 1 + 6 * half, 1) - UNIX_EPOCH_JDATE)) *
+				SECS_PER_DAY;
+			struct pg_tm *tm = pg_localtime(&t, tz);
+
+			if (tm == NULL || tm->tm_gmtoff <= -SECS_PER_DAY || tm->tm_gmtoff >= SECS_PER_DAY)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* a time zone the rollups accept, or NULL */
 static pg_tz *
 LookupTimeZone(const char *name)
 {
 	pg_tz	   *tz = pg_tzset(name);
 
-	if (tz == NULL || !pg_tz_acceptable(tz))
+	if (tz == NULL || !pg_tz_acceptable(tz) || !OffsetsUnderADay(tz))
 		return NULL;
 	return tz;
 }
@@ -363,6 +396,7 @@ CurrentEntries(void)
 
 		lvl->nest_level = level;
 		lvl->entries = NewEntryTable();
+		lvl->truncated = false;
 		lvl->parent = capture_top;
 		capture_top = lvl;
 	}
@@ -692,6 +726,9 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	int			level = GetCurrentTransactionNestLevel();
 	CaptureLevel *lvl = capture_top;
 
+	/* the cache may hold a zone that the subtransaction wrote */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		ForgetTimeZones();
 	if (lvl == NULL || lvl->nest_level != level)
 		return;
 
@@ -700,6 +737,12 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		case SUBXACT_EVENT_COMMIT_SUB:
 			if (lvl->parent != NULL && lvl->parent->nest_level == level - 1)
 			{
+				if (lvl->truncated)
+				{
+					hash_destroy(lvl->parent->entries);
+					lvl->parent->entries = NewEntryTable();
+					lvl->parent->truncated = true;
+				}
 				MergeEntries(lvl->parent->entries, lvl->entries);
 				hash_destroy(lvl->entries);
 				capture_top = lvl->parent;
@@ -714,6 +757,25 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		default:
 			break;
 	}
+}
+
+/*
+ * discard_captured_changes(): events was truncated.  The changes this
+ * (sub)transaction captured so far go, and so do the outer levels' when
+ * this level commits; a rollback to an earlier savepoint keeps them.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_discard_captured_changes);
+Datum
+seller_analytics_discard_captured_changes(PG_FUNCTION_ARGS)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	(void) CurrentEntries();	/* make this level's table */
+	Assert(capture_top != NULL && capture_top->nest_level == level);
+	hash_destroy(capture_top->entries);
+	capture_top->entries = NewEntryTable();
+	capture_top->truncated = true;
+	PG_RETURN_VOID();
 }
 
 /* ----------------------------------------------------------------- flush */
@@ -930,11 +992,14 @@ CaptureXactCallback(XactEvent event, void *arg)
 			if (capture_top != NULL)
 				Flush();
 			break;
-		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* the cache may hold a zone that the transaction wrote */
+			ForgetTimeZones();
+			/* FALLTHROUGH */
+		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PARALLEL_ABORT:
 			/* the memory went with TopTransactionContext */
 			capture_top = NULL;
 			break;

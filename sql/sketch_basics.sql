@@ -22,7 +22,8 @@ WHERE refclassid = 'pg_extension'::regclass
   AND deptype = 'e'
   AND classid IN ('pg_type'::regclass, 'pg_proc'::regclass);
 
--- Every function and type in the schema belongs to the extension.
+-- Every function, type and relation in the schema belongs to the extension
+-- (a relation's row type belongs to the relation).
 SELECT p.oid::regprocedure::text AS not_a_member
 FROM pg_proc p
 WHERE p.pronamespace = 'seller_analytics'::regnamespace
@@ -36,7 +37,16 @@ WHERE t.typnamespace = 'seller_analytics'::regnamespace
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
                   WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
                     AND d.deptype = 'e')
-  AND t.typelem = 0;
+  AND t.typelem = 0
+  AND t.typrelid = 0
+UNION ALL
+SELECT c.oid::regclass::text
+FROM pg_class c
+WHERE c.relnamespace = 'seller_analytics'::regnamespace
+  AND c.relkind IN ('r', 'v', 'm', 'S', 'f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                    AND d.deptype = 'e');
 
 -- A table using the type keeps the extension from being dropped.
 CREATE TABLE basics_dep (s percentile_sketch);
@@ -87,10 +97,13 @@ WHERE p.pronamespace = 'seller_analytics'::regnamespace
   AND p.proname NOT LIKE 'percentile\_merge\_trans'
 ORDER BY p.proname, p.oid::regprocedure::text;
 
--- Every function is immutable and parallel safe.
+-- Every sketch function (and local_day, is_valid_time_zone) is immutable
+-- and parallel safe.  (Triggers, jobs and the rollup functions are not.)
 SELECT p.oid::regprocedure AS offending, p.provolatile, p.proparallel
 FROM pg_proc p
 WHERE p.pronamespace = 'seller_analytics'::regnamespace
+  AND (p.proname LIKE ANY (ARRAY['percentile%', 'sketch%', 'approx%'])
+       OR p.proname IN ('local_day', 'is_valid_time_zone'))
   AND (p.provolatile <> 'i' OR p.proparallel <> 's');
 
 --

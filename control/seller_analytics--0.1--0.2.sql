@@ -54,7 +54,8 @@ CREATE TABLE seller_analytics.events (
         CONSTRAINT events_event_type_valid
         CHECK (event_type IN ('session_start', 'page_view', 'add_to_cart', 'order', 'refund')),
     occurred_at     timestamptz NOT NULL
-        CONSTRAINT events_occurred_at_finite CHECK (isfinite(occurred_at)),
+        CONSTRAINT events_occurred_at_range
+        CHECK (occurred_at >= '1900-01-01 00:00:00+00' AND occurred_at < '10000-01-01 00:00:00+00'),
     session_id      text,
     traffic_source  text
         CONSTRAINT events_traffic_source_valid

@@ -314,5 +314,22 @@ FROM seller_daily_traffic WHERE page_views > 0 ORDER BY 2;
 SELECT * FROM compact();
 SELECT * FROM verify_rollups('2026-01-01', '2026-01-31');
 
+-- occurred_at must lie in years 1900 to 9999: nearer the ends of the
+-- timestamp range a local day's recomputation window would not exist
+INSERT INTO sellers (seller_id, time_zone) VALUES (3, 'Asia/Tokyo');
+INSERT INTO events (seller_id, event_id, event_type, occurred_at, amount)
+VALUES (3, 'far', 'order', '294276-12-31 22:00+00', 5);
+INSERT INTO events (seller_id, event_id, event_type, occurred_at, amount)
+VALUES (3, 'old', 'order', '1899-12-31 23:59:59+00', 5);
+-- the last instant allowed, corrected (a recompute mark) and compacted
+INSERT INTO events (seller_id, event_id, event_type, occurred_at, amount)
+VALUES (3, 'edge', 'order', '9999-12-31 23:59:59+00', 5),
+       (3, 'first', 'order', '1900-01-01 00:00:00+00', 7);
+UPDATE events SET amount = 6 WHERE seller_id = 3;
+SELECT seller_id, day, orders, revenue FROM seller_daily_metrics WHERE seller_id = 3 ORDER BY day;
+SELECT * FROM compact();
+SELECT seller_id, day, orders, revenue FROM daily_metrics WHERE seller_id = 3 ORDER BY day;
+SELECT count(*) FROM verify_rollups('1899-12-31', '10000-01-02');
+
 -- clean up for the tests that follow
 TRUNCATE events, sellers;

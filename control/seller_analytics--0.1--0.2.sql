@@ -247,26 +247,45 @@ JOIN seller_analytics.sellers s ON s.seller_id = e.seller_id;
 COMMENT ON VIEW seller_analytics.event_facts IS
     'each event with its seller''s local day and its contribution to every metric';
 
--- The metrics of the marked seller-days, per traffic source, from raw
--- events.  An instant's local day lies within two days of its UTC date in
--- any zone, which lets the join use events_seller_time.
+-- recompute_seller_day(seller_id, day): one seller-day's metrics per
+-- traffic source, from raw events.  An instant's local day lies within two
+-- days of its UTC date in any zone the sellers table accepts, which bounds
+-- the scan of events_seller_time.  PL/pgSQL, so that its plan is made once
+-- per session and the views that use it stay cheap to plan.
+CREATE FUNCTION seller_analytics.recompute_seller_day(p_seller_id bigint, p_day date)
+RETURNS TABLE (traffic_source text, sessions bigint, page_views bigint,
+               add_to_carts bigint, orders bigint, units bigint, revenue numeric,
+               refunds bigint, refund_amount numeric,
+               order_value seller_analytics.percentile_sketch)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT f.traffic_source,
+           sum(f.sessions)::bigint, sum(f.page_views)::bigint,
+           sum(f.add_to_carts)::bigint, sum(f.orders)::bigint,
+           sum(f.units)::bigint, sum(f.revenue), sum(f.refunds)::bigint,
+           sum(f.refund_amount), seller_analytics.percentile_agg(f.order_amount)
+    FROM seller_analytics.event_facts f
+    WHERE f.seller_id = p_seller_id
+      AND f.occurred_at >= (p_day - 2)::timestamp AT TIME ZONE 'UTC'
+      AND f.occurred_at < (p_day + 3)::timestamp AT TIME ZONE 'UTC'
+      AND f.day = p_day
+    GROUP BY f.traffic_source;
+END
+$$;
+
+COMMENT ON FUNCTION seller_analytics.recompute_seller_day(bigint, date) IS
+    'one seller-day''s metrics per traffic source, computed from raw events';
+
+-- The metrics of the marked seller-days, per traffic source, from raw events.
 CREATE VIEW seller_analytics.marked_recomputed AS
-SELECT f.seller_id, f.day, f.traffic_source,
-       sum(f.sessions)::bigint AS sessions,
-       sum(f.page_views)::bigint AS page_views,
-       sum(f.add_to_carts)::bigint AS add_to_carts,
-       sum(f.orders)::bigint AS orders,
-       sum(f.units)::bigint AS units,
-       sum(f.revenue) AS revenue,
-       sum(f.refunds)::bigint AS refunds,
-       sum(f.refund_amount) AS refund_amount,
-       seller_analytics.percentile_agg(f.order_amount) AS order_value
+SELECT m.seller_id, m.day, r.traffic_source, r.sessions, r.page_views,
+       r.add_to_carts, r.orders, r.units, r.revenue, r.refunds,
+       r.refund_amount, r.order_value
 FROM (SELECT DISTINCT seller_id, day FROM seller_analytics.recompute_marks) m
-JOIN seller_analytics.event_facts f
-  ON f.seller_id = m.seller_id AND f.day = m.day
- AND f.occurred_at >= (m.day - 2)::timestamp AT TIME ZONE 'UTC'
- AND f.occurred_at < (m.day + 3)::timestamp AT TIME ZONE 'UTC'
-GROUP BY f.seller_id, f.day, f.traffic_source;
+CROSS JOIN LATERAL seller_analytics.recompute_seller_day(m.seller_id, m.day) r;
 
 -- recomputed_daily_metrics(from_day, to_day): the metric table's rows for
 -- those days, computed from raw events alone

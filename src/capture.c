@@ -183,15 +183,38 @@ OffsetsUnderADay(pg_tz *tz)
 	return true;
 }
 
+/* the zones checked so far (pg_tzset's zones live as long as the backend) */
+typedef struct CheckedZone
+{
+	pg_tz	   *tz;
+	bool		ok;
+} CheckedZone;
+
+static HTAB *checked_zones = NULL;
+
 /* a time zone the rollups accept, or NULL */
 static pg_tz *
 LookupTimeZone(const char *name)
 {
 	pg_tz	   *tz = pg_tzset(name);
+	CheckedZone *z;
+	bool		found;
 
-	if (tz == NULL || !pg_tz_acceptable(tz) || !OffsetsUnderADay(tz))
+	if (tz == NULL)
 		return NULL;
-	return tz;
+	if (checked_zones == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(pg_tz *);
+		ctl.entrysize = sizeof(CheckedZone);
+		checked_zones = hash_create("seller_analytics checked time zones", 64,
+									&ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	z = hash_search(checked_zones, &tz, HASH_ENTER, &found);
+	if (!found)
+		z->ok = pg_tz_acceptable(tz) && OffsetsUnderADay(tz);
+	return z->ok ? tz : NULL;
 }
 
 /* the local calendar day of t in tz */

@@ -401,6 +401,14 @@ COMMENT ON VIEW seller_analytics.seller_daily_traffic IS
 -- Compaction, verification, rebuild
 -------------------------------------------------------------------------------
 
+CREATE FUNCTION seller_analytics.flush_captured_changes()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'seller_analytics_flush_captured_changes'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION seller_analytics.flush_captured_changes() IS
+    'appends the changes of events this transaction has captured so far to pending_deltas now (compact() calls it)';
+
 -- Compactions (and rebuilds) take this lock first, so they run one at a
 -- time; it lets readers of the metric tables through.
 CREATE FUNCTION seller_analytics.lock_rollups()
@@ -424,6 +432,10 @@ DECLARE
     empty_t_days date[];
     empty_t_sources text[];
 BEGIN
+    -- This transaction's own changes of events, if any, become pending rows
+    -- first, or the recomputation of a marked day would count them and the
+    -- pending rows appended at commit would count them again.
+    PERFORM seller_analytics.flush_captured_changes();
     PERFORM seller_analytics.lock_rollups();
     -- One statement, so one snapshot (taken after the lock, so it sees every
     -- earlier compaction): the pending rows and marks it removes are exactly

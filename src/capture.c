@@ -1005,6 +1005,36 @@ Flush(void)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/*
+ * flush_captured_changes(): append what this transaction has captured so
+ * far to pending_deltas now, rather than at commit, so that a compaction in
+ * the same transaction folds it.  Only outside savepoints: rows written in a
+ * subtransaction would go if it rolled back, while the outer changes stay.
+ * Returns the number of pending rows written.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_flush_captured_changes);
+Datum
+seller_analytics_flush_captured_changes(PG_FUNCTION_ARGS)
+{
+	long		n;
+
+	n = 0;
+	for (CaptureLevel *lvl = capture_top; lvl != NULL; lvl = lvl->parent)
+		n += hash_get_num_entries(lvl->entries);
+	if (n == 0)
+		PG_RETURN_INT64(0);
+	if (GetCurrentTransactionNestLevel() > 1 || capture_top->parent != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot compact inside a savepoint of a transaction that has changed events"),
+				 errhint("Release or roll back the savepoint first, or compact after the transaction commits.")));
+	n = hash_get_num_entries(capture_top->entries);
+	Flush();
+	hash_destroy(capture_top->entries);
+	capture_top->entries = NewEntryTable();
+	PG_RETURN_INT64(n);
+}
+
 static void
 CaptureXactCallback(XactEvent event, void *arg)
 {

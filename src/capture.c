@@ -33,6 +33,8 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "access/tableam.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -146,10 +148,6 @@ static const char *const event_column_names[NUM_EVENT_COLUMNS] = {
 
 static Oid	events_relid = InvalidOid;
 static AttrNumber event_attnums[NUM_EVENT_COLUMNS];
-
-/* plans of the flush, kept for the life of the backend */
-static SPIPlanPtr delta_plan = NULL;
-static SPIPlanPtr mark_plan = NULL;
 
 /* ------------------------------------------------------------ local days */
 
@@ -803,206 +801,175 @@ seller_analytics_discard_captured_changes(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------------- flush */
 
-static ArrayType *
-MakeArray(Datum *values, bool *nulls, int n, Oid type)
+/*
+ * Rows go into the extension's internal tables directly, as COPY does:
+ * heap insert and index entries, without planning, permission checks or
+ * triggers (they have none).
+ */
+typedef struct DirectInsert
 {
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	CommandId	cid;
+} DirectInsert;
 
-	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-	return construct_md_array(values, nulls, 1, dims, lbs, type, typlen,
-							  typbyval, typalign);
+static void
+DirectInsertBegin(DirectInsert *di, Oid relid)
+{
+	di->rel = table_open(relid, RowExclusiveLock);
+	di->estate = CreateExecutorState();
+	di->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(di->rri, di->rel, 1, NULL, 0);
+	ExecOpenIndices(di->rri, false);
+	di->slot = ExecInitExtraTupleSlot(di->estate, RelationGetDescr(di->rel),
+									  &TTSOpsVirtual);
+	di->cid = GetCurrentCommandId(true);
+}
+
+/* attribute number of a column that must exist */
+static AttrNumber
+DirectInsertColumn(DirectInsert *di, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(di->rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s\" lacks column \"%s\"",
+						RelationGetRelationName(di->rel), name)));
+	return attnum;
+}
+
+/* an empty row (every column NULL) to fill in */
+static TupleTableSlot *
+DirectInsertNewRow(DirectInsert *di)
+{
+	TupleTableSlot *slot = di->slot;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+	return slot;
+}
+
+static void
+DirectInsertRow(DirectInsert *di)
+{
+	ExecStoreVirtualTuple(di->slot);
+	table_tuple_insert(di->rel, di->slot, di->cid, 0, NULL);
+	if (di->rri->ri_NumIndices > 0)
+		ExecInsertIndexTuples(di->rri, di->slot, di->estate, false, false,
+							  NULL, NIL);
+	ResetPerTupleExprContext(di->estate);
+}
+
+static void
+DirectInsertEnd(DirectInsert *di)
+{
+	ExecCloseIndices(di->rri);
+	ExecResetTupleTable(di->estate->es_tupleTable, false);
+	FreeExecutorState(di->estate);
+	table_close(di->rel, NoLock);
 }
 
 #define DELTA_COLUMNS 12
 
-static void
-PreparePlans(Oid sketch_type)
-{
-	if (delta_plan == NULL)
-	{
-		Oid			argtypes[DELTA_COLUMNS];
-		SPIPlanPtr	plan;
-		Oid			sketch_array = get_array_type(sketch_type);
-
-		argtypes[0] = INT8ARRAYOID;
-		argtypes[1] = DATEARRAYOID;
-		argtypes[2] = TEXTARRAYOID;
-		for (int i = 3; i <= 7; i++)
-			argtypes[i] = INT8ARRAYOID;
-		argtypes[8] = NUMERICARRAYOID;
-		argtypes[9] = INT8ARRAYOID;
-		argtypes[10] = NUMERICARRAYOID;
-		argtypes[11] = sketch_array;
-		plan = SPI_prepare("INSERT INTO " SCHEMA_NAME ".pending_deltas"
-						   " (seller_id, day, traffic_source, sessions, page_views,"
-						   " add_to_carts, orders, units, revenue, refunds,"
-						   " refund_amount, order_value)"
-						   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
-						   " pg_catalog.unnest($2), pg_catalog.unnest($3),"
-						   " pg_catalog.unnest($4), pg_catalog.unnest($5),"
-						   " pg_catalog.unnest($6), pg_catalog.unnest($7),"
-						   " pg_catalog.unnest($8), pg_catalog.unnest($9),"
-						   " pg_catalog.unnest($10), pg_catalog.unnest($11),"
-						   " pg_catalog.unnest($12))",
-						   DELTA_COLUMNS, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		delta_plan = plan;
-	}
-	if (mark_plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8ARRAYOID, DATEARRAYOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO " SCHEMA_NAME ".recompute_marks (seller_id, day)"
-						   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
-						   " pg_catalog.unnest($2))",
-						   2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		mark_plan = plan;
-	}
-}
-
-static Oid
-RelationOwner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
+static const char *const delta_column_names[DELTA_COLUMNS] = {
+	"seller_id", "day", "traffic_source", "sessions", "page_views",
+	"add_to_carts", "orders", "units", "revenue", "refunds", "refund_amount",
+	"order_value"
+};
 
 /* Append the top level's entries to pending_deltas and recompute_marks. */
 static void
 Flush(void)
 {
 	HTAB	   *entries;
-	long		n;
 	Oid			nsp;
 	Oid			pending;
-	Oid			sketch_type;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
-	Datum	   *cols[DELTA_COLUMNS];
-	bool	   *colnulls[DELTA_COLUMNS];
-	Datum	   *mark_ids;
-	Datum	   *mark_days;
-	int			nmarks = 0;
-	int			i = 0;
+	Oid			marks;
+	DirectInsert di;
+	AttrNumber	att[DELTA_COLUMNS];
+	Datum		zero;
+	bool		any_marks = false;
 	HASH_SEQ_STATUS status;
 	CaptureEntry *e;
-	Datum		args[DELTA_COLUMNS];
-	static const Oid elemtypes[DELTA_COLUMNS] = {
-		INT8OID, DATEOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
-		INT8OID, NUMERICOID, INT8OID, NUMERICOID, InvalidOid
-	};
+	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
 
 	Assert(capture_top != NULL && capture_top->parent == NULL);
 	entries = capture_top->entries;
-	n = hash_get_num_entries(entries);
-	if (n == 0)
+	if (hash_get_num_entries(entries) == 0)
 		return;
 
 	/* the extension was dropped after the events changed: nothing to keep */
 	nsp = get_namespace_oid(SCHEMA_NAME, true);
 	pending = OidIsValid(nsp) ? get_relname_relid("pending_deltas", nsp) : InvalidOid;
-	if (!OidIsValid(pending))
-		return;
-	sketch_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-								  CStringGetDatum("percentile_sketch"),
-								  ObjectIdGetDatum(nsp));
-	if (!OidIsValid(sketch_type))
+	marks = OidIsValid(nsp) ? get_relname_relid("recompute_marks", nsp) : InvalidOid;
+	if (!OidIsValid(pending) || !OidIsValid(marks))
 		return;
 
-	if ((Size) n > MaxAllocSize / sizeof(Datum))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many captured changes in one transaction")));
+	zero = DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
+	DirectInsertBegin(&di, pending);
 	for (int c = 0; c < DELTA_COLUMNS; c++)
-	{
-		cols[c] = palloc(n * sizeof(Datum));
-		colnulls[c] = palloc0(n * sizeof(bool));
-	}
-	mark_ids = palloc(n * sizeof(Datum));
-	mark_days = palloc(n * sizeof(Datum));
+		att[c] = DirectInsertColumn(&di, delta_column_names[c]) - 1;
 
 	hash_seq_init(&status, entries);
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
-		cols[0][i] = Int64GetDatum(e->key.seller_id);
-		cols[1][i] = DateADTGetDatum(e->key.day);
-		cols[2][i] = CStringGetTextDatum(e->key.source);
-		cols[3][i] = Int64GetDatum(e->sessions);
-		cols[4][i] = Int64GetDatum(e->page_views);
-		cols[5][i] = Int64GetDatum(e->add_to_carts);
-		cols[6][i] = Int64GetDatum(e->orders);
-		cols[7][i] = Int64GetDatum(e->units);
-		cols[8][i] = e->revenue != (Datum) 0 ? e->revenue
-			: DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
-		cols[9][i] = Int64GetDatum(e->refunds);
-		cols[10][i] = e->refund_amount != (Datum) 0 ? e->refund_amount
-			: DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
+		TupleTableSlot *slot = DirectInsertNewRow(&di);
+		Datum	   *v = slot->tts_values;
+		bool	   *isnull = slot->tts_isnull;
+
+		for (int c = 0; c < DELTA_COLUMNS - 1; c++)
+			isnull[att[c]] = false;
+		v[att[0]] = Int64GetDatum(e->key.seller_id);
+		v[att[1]] = DateADTGetDatum(e->key.day);
+		v[att[2]] = CStringGetTextDatum(e->key.source);
+		v[att[3]] = Int64GetDatum(e->sessions);
+		v[att[4]] = Int64GetDatum(e->page_views);
+		v[att[5]] = Int64GetDatum(e->add_to_carts);
+		v[att[6]] = Int64GetDatum(e->orders);
+		v[att[7]] = Int64GetDatum(e->units);
+		v[att[8]] = e->revenue != (Datum) 0 ? e->revenue : zero;
+		v[att[9]] = Int64GetDatum(e->refunds);
+		v[att[10]] = e->refund_amount != (Datum) 0 ? e->refund_amount : zero;
 		if (e->order_value != NULL)
 		{
-			SketchMem	mem = sketch_pg_mem(TopTransactionContext);
-
 			sketch_pg_check(sketch_flush(e->order_value, &mem));
-			cols[11][i] = PointerGetDatum(sketch_pg_encode(e->order_value));
+			v[att[11]] = PointerGetDatum(sketch_pg_encode(e->order_value));
+			isnull[att[11]] = false;
 		}
-		else
-		{
-			cols[11][i] = (Datum) 0;
-			colnulls[11][i] = true;
-		}
-		if (e->recompute)
-		{
-			mark_ids[nmarks] = Int64GetDatum(e->key.seller_id);
-			mark_days[nmarks] = DateADTGetDatum(e->key.day);
-			nmarks++;
-		}
-		i++;
+		any_marks |= e->recompute;
+		DirectInsertRow(&di);
 	}
+	DirectInsertEnd(&di);
 
-	for (int c = 0; c < DELTA_COLUMNS; c++)
-		args[c] = PointerGetDatum(MakeArray(cols[c], colnulls[c], (int) n,
-											c == DELTA_COLUMNS - 1 ? sketch_type
-											: elemtypes[c]));
-
-	/* write as the owner of the pending table: loaders need no rights on it */
-	owner = RelationOwner(pending);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PreparePlans(sketch_type);
-	if (SPI_execute_plan(delta_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not append to %s.pending_deltas", SCHEMA_NAME);
-	if (nmarks > 0)
+	if (any_marks)
 	{
-		Datum		margs[2];
+		AttrNumber	mark_seller;
+		AttrNumber	mark_day;
 
-		margs[0] = PointerGetDatum(MakeArray(mark_ids, NULL, nmarks, INT8OID));
-		margs[1] = PointerGetDatum(MakeArray(mark_days, NULL, nmarks, DATEOID));
-		if (SPI_execute_plan(mark_plan, margs, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not append to %s.recompute_marks", SCHEMA_NAME);
+		DirectInsertBegin(&di, marks);
+		mark_seller = DirectInsertColumn(&di, "seller_id") - 1;
+		mark_day = DirectInsertColumn(&di, "day") - 1;
+		hash_seq_init(&status, entries);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			TupleTableSlot *slot;
+
+			if (!e->recompute)
+				continue;
+			slot = DirectInsertNewRow(&di);
+			slot->tts_values[mark_seller] = Int64GetDatum(e->key.seller_id);
+			slot->tts_values[mark_day] = DateADTGetDatum(e->key.day);
+			slot->tts_isnull[mark_seller] = false;
+			slot->tts_isnull[mark_day] = false;
+			DirectInsertRow(&di);
+		}
+		DirectInsertEnd(&di);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	CommandCounterIncrement();
 }
 
 /*

@@ -23,6 +23,9 @@
 #                       one half of installcheck each
 #   make demo           bench/demo.sh
 #   make bench          bench/sketch/run.sh
+#   make bench-ingest   bench/ingest/run.sh (capture trigger against a plain
+#                       table, and the dashboard from the rollups; settings
+#                       in the script's header, e.g. INGEST_SECONDS=5)
 #
 # Variables
 #   PG_CONFIG=...       pg_config of the target server (default: first on PATH)
@@ -122,6 +125,10 @@ demo:
 
 bench:
 	bash bench/sketch/run.sh
+
+.PHONY: bench-ingest
+bench-ingest:
+	bash bench/ingest/run.sh
 
 # installcheck runs REGRESS and then ISOLATION; these run one of them each,
 # so that a failing regression test does not hide the isolation results.

@@ -76,6 +76,8 @@ COMMENT ON TABLE seller_analytics.events IS
 
 -- the materialized metrics: one row per seller and local day (and source)
 
+-- compact() updates these rows in place: the room fillfactor leaves on
+-- their pages lets the updates be HOT (no new index entries)
 CREATE TABLE seller_analytics.daily_metrics (
     seller_id       bigint NOT NULL,
     day             date NOT NULL,
@@ -89,7 +91,7 @@ CREATE TABLE seller_analytics.daily_metrics (
     refund_amount   numeric NOT NULL DEFAULT 0,
     order_value     seller_analytics.percentile_sketch,
     PRIMARY KEY (seller_id, day)
-);
+) WITH (fillfactor = 70);
 
 COMMENT ON TABLE seller_analytics.daily_metrics IS
     'compacted daily metrics per seller (read seller_daily_metrics for live values)';
@@ -103,7 +105,8 @@ CREATE TABLE seller_analytics.daily_traffic (
     orders          bigint NOT NULL DEFAULT 0,
     revenue         numeric NOT NULL DEFAULT 0,
     PRIMARY KEY (seller_id, day, traffic_source)
-);
+) WITH (fillfactor = 70);
+
 
 COMMENT ON TABLE seller_analytics.daily_traffic IS
     'compacted daily metrics per seller and traffic source (read seller_daily_traffic for live values)';
@@ -123,7 +126,11 @@ CREATE TABLE seller_analytics.pending_deltas (
     refunds         bigint NOT NULL,
     refund_amount   numeric NOT NULL,
     order_value     seller_analytics.percentile_sketch
-);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
+
+-- a queue: rows come and go all the time, so autovacuum visits it after
+-- every 10 000 dead (or new) rows, whatever its size
 
 CREATE INDEX pending_deltas_seller_day ON seller_analytics.pending_deltas (seller_id, day);
 
@@ -133,7 +140,7 @@ COMMENT ON TABLE seller_analytics.pending_deltas IS
 CREATE TABLE seller_analytics.recompute_marks (
     seller_id       bigint NOT NULL,
     day             date NOT NULL
-);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 CREATE INDEX recompute_marks_seller_day ON seller_analytics.recompute_marks (seller_id, day);
 

@@ -12,6 +12,11 @@
 #                             configured with BENCH_PG_OPTS
 #   bench_section TITLE       progress line on stderr, with elapsed seconds
 #   md_table HEADER           Markdown table from '|'-separated rows on stdin
+#   psql_b ARGS...            psql on database bench (ON_ERROR_STOP)
+#   rows SQL                  a query's rows, '|'-separated
+#   ratio A B                 A / B to two decimals
+#   pass_if AWK_CONDITION     PASS or FAIL
+#   summary_add ITEM MEASURED TARGET STATUS   a line of $WORK/summary
 #
 # Environment: PG_CONFIG (default: PostgreSQL 15's pg_config), JOBS (parallel
 # make jobs, default: number of CPUs).
@@ -130,4 +135,30 @@ md_table() {
 			for (i = 1; i <= NF; i++) line = line " " $i " |"
 			print line
 		}'
+}
+
+# ---------------------------------------------------------------------------
+# For the benchmarks' runs inside pg_virtualenv (database bench, $WORK):
+
+psql_b() {
+	psql -X -q -v ON_ERROR_STOP=1 -d bench "$@"
+}
+
+# rows of a query, '|'-separated
+rows() {
+	psql_b -At -F'|' -c "$1"
+}
+
+# ratio A B: A / B to two decimals (NaN when B is not positive)
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NaN" }'
+}
+
+# pass_if AWK_CONDITION: PASS or FAIL
+pass_if() {
+	if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi
+}
+
+summary_add() {			# summary_add ITEM MEASURED TARGET STATUS
+	echo "$1|$2|$3|$4" >>"$WORK/summary"
 }

@@ -114,28 +114,6 @@ TIME_ZONES="'UTC','America/New_York','America/Los_Angeles','Europe/Berlin','Asia
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: run.sh --in-virtualenv REPORT_FILE
 
-psql_b() {
-	psql -X -q -v ON_ERROR_STOP=1 -d bench "$@"
-}
-
-# rows of a query, '|'-separated
-rows() {
-	psql_b -At -F'|' -c "$1"
-}
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NaN" }'
-}
-
-# pass_if AWK_CONDITION: PASS or FAIL
-pass_if() {
-	if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi
-}
-
-summary_add() {			# summary_add ITEM MEASURED TARGET STATUS
-	echo "$1|$2|$3|$4" >>"$WORK/summary"
-}
-
 has_part() {
 	[[ " $INGEST_PARTS " == *" $1 "* ]]
 }

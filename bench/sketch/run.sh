@@ -33,15 +33,6 @@ QS='ARRAY[0.5, 0.9, 0.99, 0.999]::float8[]'
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: run.sh --in-virtualenv REPORT_FILE
 
-psql_b() {
-	psql -X -q -v ON_ERROR_STOP=1 -d bench "$@"
-}
-
-# rows of a query, '|'-separated
-rows() {
-	psql_b -At -F'|' -c "$1"
-}
-
 # time_rounds SETUP_SQL OUT_FILE NAME=SQL...
 # Runs every SQL once as a warm-up, then ROUNDS rounds in which every SQL runs
 # once, the order rotating from round to round; one psql session, timed with
@@ -85,19 +76,6 @@ time_rounds() {
 # field NAME FILE: the median of NAME in time_rounds output
 median_of() {
 	awk -F'|' -v name="$1" '$1 == name { print $2 }' "$2"
-}
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NaN" }'
-}
-
-# pass_if AWK_CONDITION: PASS or FAIL
-pass_if() {
-	if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi
-}
-
-summary_add() {			# summary_add ITEM MEASURED TARGET STATUS
-	echo "$1|$2|$3|$4" >>"$WORK/summary"
 }
 
 in_virtualenv() {

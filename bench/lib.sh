@@ -12,6 +12,7 @@
 #                             configured with BENCH_PG_OPTS
 #   bench_section TITLE       progress line on stderr, with elapsed seconds
 #   md_table HEADER           Markdown table from '|'-separated rows on stdin
+#   bench_machine             a report's "## Machine" section
 #   psql_b ARGS...            psql on database bench (ON_ERROR_STOP)
 #   rows SQL                  a query's rows, '|'-separated
 #   ratio A B                 A / B to two decimals
@@ -161,4 +162,22 @@ pass_if() {
 
 summary_add() {			# summary_add ITEM MEASURED TARGET STATUS
 	echo "$1|$2|$3|$4" >>"$WORK/summary"
+}
+
+# bench_machine: a report's "## Machine" section (date, nproc, load, CPU,
+# OS, free -h)
+bench_machine() {
+	echo '## Machine'
+	echo
+	echo "- date: $(date '+%F %T %Z')"
+	echo "- nproc: $(nproc)"
+	echo "- load average at the start (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+	echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+	echo "- OS: $( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -s) ($(uname -r))"
+	echo '- `free -h`:'
+	echo
+	echo '```'
+	free -h
+	echo '```'
+	echo
 }

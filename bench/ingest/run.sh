@@ -608,19 +608,7 @@ in_virtualenv() {
 		echo 'to sellers; no trigger), in one database and one run; then a 90-day seller'
 		echo 'dashboard from the live views against the same answers from raw events.'
 		echo
-		echo '## Machine'
-		echo
-		echo "- date: $(date '+%F %T %Z')"
-		echo "- nproc: $(nproc)"
-		echo "- load average at the start (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-		echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
-		echo "- OS: $( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -s) ($(uname -r))"
-		echo '- `free -h`:'
-		echo
-		echo '```'
-		free -h
-		echo '```'
-		echo
+		bench_machine
 		echo "The machine is shared: other work ran beside this benchmark, which is why"
 		echo "the contenders alternate in every round and the figures are medians and ratios."
 		echo

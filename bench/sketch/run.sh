@@ -128,19 +128,7 @@ in_virtualenv() {
 		echo '`percentile_cont`/`percentile_disc` and the tdigest extension'
 		echo '(`tdigest(x, 100)`), on the same tables in one run.'
 		echo
-		echo '## Machine'
-		echo
-		echo "- date: $(date '+%F %T %Z')"
-		echo "- nproc: $(nproc)"
-		echo "- load average at the start (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-		echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
-		echo "- OS: $( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -s) ($(uname -r))"
-		echo '- `free -h`:'
-		echo
-		echo '```'
-		free -h
-		echo '```'
-		echo
+		bench_machine
 		echo '## Server'
 		echo
 		echo "- $pgversion"

@@ -19,17 +19,8 @@
 # Prints a summary; exits non-zero on any difference.
 set -euo pipefail
 
-PG_BINDIR=$("${PG_CONFIG:-pg_config}" --bindir 2>/dev/null || true)
-tool() {
-	if [ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/$1" ]; then
-		echo "$PG_BINDIR/$1"
-	else
-		command -v "$1"
-	fi
-}
-PSQL=$(tool psql)
-PG_DUMP=$(tool pg_dump)
-PG_RESTORE=$(tool pg_restore)
+# shellcheck source=../pg_tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../pg_tools.sh"
 
 SRC=sketch_dump_src_$$
 DST=sketch_dump_dst_$$

@@ -26,6 +26,8 @@
 #   make bench-ingest   bench/ingest/run.sh (capture trigger against a plain
 #                       table, and the dashboard from the rollups; settings
 #                       in the script's header, e.g. INGEST_SECONDS=5)
+#   make bench-capture-variants   bench/ingest/variants.sh (the C row trigger
+#                       against a PL/pgSQL statement trigger and no trigger)
 #
 # Variables
 #   PG_CONFIG=...       pg_config of the target server (default: first on PATH)
@@ -126,9 +128,12 @@ demo:
 bench:
 	bash bench/sketch/run.sh
 
-.PHONY: bench-ingest
+.PHONY: bench-ingest bench-capture-variants
 bench-ingest:
 	bash bench/ingest/run.sh
+
+bench-capture-variants:
+	bash bench/ingest/variants.sh
 
 # installcheck runs REGRESS and then ISOLATION; these run one of them each,
 # so that a failing regression test does not hide the isolation results.

@@ -13,6 +13,7 @@
 #   bench_section TITLE       progress line on stderr, with elapsed seconds
 #   md_table HEADER           Markdown table from '|'-separated rows on stdin
 #   bench_machine             a report's "## Machine" section
+#   bench_report NAME SCRIPT  run SCRIPT in a throw-away cluster, keep its report
 #   psql_b ARGS...            psql on database bench (ON_ERROR_STOP)
 #   rows SQL                  a query's rows, '|'-separated
 #   ratio A B                 A / B to two decimals
@@ -180,4 +181,24 @@ bench_machine() {
 	free -h
 	echo '```'
 	echo
+}
+
+# bench_report NAME SCRIPT: run "bash SCRIPT --in-virtualenv REPORT" in a
+# throw-away cluster and keep REPORT as bench/results/NAME-YYYY-MM-DD.md
+bench_report() {
+	local name=$1 script=$2 results report tmp_report
+	results="$BENCH_ROOT/bench/results"
+	mkdir -p "$results"
+	report="$results/$name-$(date +%F).md"
+	tmp_report=$(mktemp "${TMPDIR:-/tmp}/$name-report.XXXXXX")
+	bench_section "benchmark (pg_virtualenv)"
+	if ! bench_virtualenv bash "$script" --in-virtualenv "$tmp_report"; then
+		rm -f "$tmp_report"
+		return 1
+	fi
+	cp "$tmp_report" "$report"
+	chmod 644 "$report"
+	rm -f "$tmp_report"
+	bench_section "done"
+	echo "report: ${report#"$BENCH_ROOT"/}"
 }

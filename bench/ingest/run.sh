@@ -1242,14 +1242,4 @@ bench_packages "${packages[@]}"
 bench_section "build and install"
 bench_build_install
 
-results="$BENCH_ROOT/bench/results"
-mkdir -p "$results"
-report="$results/ingest-$(date +%F).md"
-tmp_report=$(mktemp "${TMPDIR:-/tmp}/ingest-report.XXXXXX")
-trap 'rm -f "$tmp_report"' EXIT
-bench_section "benchmark (pg_virtualenv)"
-bench_virtualenv bash "$HERE/run.sh" --in-virtualenv "$tmp_report"
-cp "$tmp_report" "$report"
-chmod 644 "$report"
-bench_section "done"
-echo "report: ${report#"$BENCH_ROOT"/}"
+bench_report ingest "$HERE/run.sh"

@@ -576,14 +576,4 @@ bench_packages "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
 bench_section "build and install"
 bench_build_install
 
-results="$BENCH_ROOT/bench/results"
-mkdir -p "$results"
-report="$results/sketch-$(date +%F).md"
-tmp_report=$(mktemp "${TMPDIR:-/tmp}/sketch-report.XXXXXX")
-trap 'rm -f "$tmp_report"' EXIT
-bench_section "benchmark (pg_virtualenv)"
-bench_virtualenv bash "$HERE/run.sh" --in-virtualenv "$tmp_report"
-cp "$tmp_report" "$report"
-chmod 644 "$report"
-bench_section "done"
-echo "report: ${report#"$BENCH_ROOT"/}"
+bench_report sketch "$HERE/run.sh"

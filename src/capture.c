@@ -404,6 +404,14 @@ NewEntryTable(void)
 					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/* drop what a level has captured so far */
+static void
+ClearEntries(CaptureLevel *lvl)
+{
+	hash_destroy(lvl->entries);
+	lvl->entries = NewEntryTable();
+}
+
 /* the table of the current (sub)transaction level, made on first use */
 static HTAB *
 CurrentEntries(void)
@@ -435,8 +443,6 @@ EntryFor(HTAB *entries, const CaptureKey *key)
 	{
 		memset(((char *) e) + sizeof(CaptureKey), 0,
 			   sizeof(CaptureEntry) - sizeof(CaptureKey));
-		e->revenue = (Datum) 0;
-		e->refund_amount = (Datum) 0;
 	}
 	return e;
 }
@@ -606,8 +612,7 @@ SameContribution(const EventRow *a, const EventRow *b)
 	if (a->type == EV_ORDER && a->quantity != b->quantity)
 		return false;
 	if (a->type == EV_ORDER || a->type == EV_REFUND)
-		return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a->amount, b->amount)) == 0 &&
-			!numeric_is_nan(DatumGetNumeric(a->amount));
+		return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a->amount, b->amount)) == 0;
 	return true;
 }
 
@@ -760,8 +765,7 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 			{
 				if (lvl->truncated)
 				{
-					hash_destroy(lvl->parent->entries);
-					lvl->parent->entries = NewEntryTable();
+					ClearEntries(lvl->parent);
 					lvl->parent->truncated = true;
 				}
 				MergeEntries(lvl->parent->entries, lvl->entries);
@@ -793,8 +797,7 @@ seller_analytics_discard_captured_changes(PG_FUNCTION_ARGS)
 
 	(void) CurrentEntries();	/* make this level's table */
 	Assert(capture_top != NULL && capture_top->nest_level == level);
-	hash_destroy(capture_top->entries);
-	capture_top->entries = NewEntryTable();
+	ClearEntries(capture_top);
 	capture_top->truncated = true;
 	PG_RETURN_VOID();
 }
@@ -997,8 +1000,7 @@ seller_analytics_flush_captured_changes(PG_FUNCTION_ARGS)
 				 errhint("Release or roll back the savepoint first, or compact after the transaction commits.")));
 	n = hash_get_num_entries(capture_top->entries);
 	Flush();
-	hash_destroy(capture_top->entries);
-	capture_top->entries = NewEntryTable();
+	ClearEntries(capture_top);
 	PG_RETURN_INT64(n);
 }
 

@@ -14,6 +14,8 @@
 #   md_table HEADER           Markdown table from '|'-separated rows on stdin
 #   bench_machine             a report's "## Machine" section
 #   bench_report NAME SCRIPT  run SCRIPT in a throw-away cluster, keep its report
+#   bench_assemble_report [COMMAND]   $REPORT from $WORK/head, summary, body
+#   bench_print_summary       $WORK/summary as aligned columns and a count
 #   psql_b ARGS...            psql on database bench (ON_ERROR_STOP)
 #   rows SQL                  a query's rows, '|'-separated
 #   ratio A B                 A / B to two decimals
@@ -201,4 +203,41 @@ bench_report() {
 	rm -f "$tmp_report"
 	bench_section "done"
 	echo "report: ${report#"$BENCH_ROOT"/}"
+}
+
+# bench_assemble_report [COMMAND]: writes $REPORT: $WORK/head, the summary
+# (the command when given, the table of $WORK/summary, run time and load at
+# the end), then $WORK/body
+bench_assemble_report() {
+	{
+		cat "$WORK/head"
+		echo '## Summary'
+		echo
+		if [ -n "${1:-}" ]; then
+			echo "Command: \`$1\`"
+			echo
+		fi
+		md_table 'item|measured|target|result' <"$WORK/summary"
+		echo
+		echo "Run time: $(($(date +%s) - BENCH_START)) s (with the build); load average at the end:"
+		echo "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
+		echo
+		cat "$WORK/body"
+	} >"$REPORT"
+}
+
+# bench_print_summary: $WORK/summary in aligned columns on stdout, then the
+# number of targets passed and failed
+bench_print_summary() {
+	awk -F'|' '
+		{ item[NR] = $1; m[NR] = $2; t[NR] = $3; r[NR] = $4
+		  if (length($1) > w1) w1 = length($1); if (length($2) > w2) w2 = length($2)
+		  if (length($3) > w3) w3 = length($3) }
+		END {
+			if (w3 < 6) w3 = 6
+			printf "%-" w1 "s  %-" w2 "s  %-" w3 "s  %s\n", "item", "measured", "target", "result"
+			for (i = 1; i <= NR; i++) printf "%-" w1 "s  %-" w2 "s  %-" w3 "s  %s\n", item[i], m[i], t[i], r[i]
+		}' "$WORK/summary"
+	echo
+	echo "targets: $(awk -F'|' '$4 == "PASS"' "$WORK/summary" | wc -l) PASS, $(awk -F'|' '$4 == "FAIL"' "$WORK/summary" | wc -l) FAIL"
 }

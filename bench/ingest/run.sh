@@ -1110,32 +1110,12 @@ in_virtualenv() {
 	fi
 
 	# --- summary: the report is the header, the summary, then the sections ---
-	{
-		cat "$WORK/head"
-		echo '## Summary'
-		echo
-		echo "Command: \`${BENCH_COMMAND:-make bench-ingest}\`"
-		echo
-		md_table 'item|measured|target|result' <"$WORK/summary"
-		echo
-		echo "Run time: $(($(date +%s) - BENCH_START)) s (with the build); load average at the end:"
-		echo "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
-		echo
-		cat "$WORK/body"
-	} >"$REPORT"
+	bench_assemble_report "${BENCH_COMMAND:-make bench-ingest}"
 
 	echo
 	echo "== Ingest benchmark, $today ($(nproc) CPUs, PostgreSQL $(rows 'SHOW server_version'))"
 	echo
-	awk -F'|' '
-		{ item[NR] = $1; m[NR] = $2; t[NR] = $3; r[NR] = $4
-		  if (length($1) > w1) w1 = length($1); if (length($2) > w2) w2 = length($2) }
-		END {
-			printf "%-" w1 "s  %-" w2 "s  %-16s %s\n", "item", "measured", "target", "result"
-			for (i = 1; i <= NR; i++) printf "%-" w1 "s  %-" w2 "s  %-16s %s\n", item[i], m[i], t[i], r[i]
-		}' "$WORK/summary"
-	echo
-	echo "targets: $(awk -F'|' '$4 == "PASS"' "$WORK/summary" | wc -l) PASS, $(awk -F'|' '$4 == "FAIL"' "$WORK/summary" | wc -l) FAIL"
+	bench_print_summary
 }
 
 # check_dash_answers N NBIG: "equal checked" for N random small sellers and

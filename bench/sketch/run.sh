@@ -523,17 +523,7 @@ in_virtualenv() {
 	} | report
 
 	# --- summary: the report is the header, the summary, then the sections ---
-	{
-		cat "$WORK/head"
-		echo '## Summary'
-		echo
-		md_table 'item|measured|target|result' <"$WORK/summary"
-		echo
-		echo "Run time: $(($(date +%s) - BENCH_START)) s (with the build); load average at the end:"
-		echo "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
-		echo
-		cat "$WORK/body"
-	} >"$REPORT"
+	bench_assemble_report
 
 	echo
 	echo "== Percentile sketch benchmark, $today ($(nproc) CPUs, PostgreSQL $(rows 'SHOW server_version'))"
@@ -549,17 +539,7 @@ in_virtualenv() {
 	printf '%s\n' "e. merge 60k stored sketches (median ms):"
 	awk -F'|' '{ printf "   %-12s %9.1f ms\n", $1, $2 }' "$WORK/times_merge"
 	echo
-	awk -F'|' '
-		{ item[NR] = $1; m[NR] = $2; t[NR] = $3; r[NR] = $4
-		  if (length($1) > w1) w1 = length($1); if (length($2) > w2) w2 = length($2) }
-		END {
-			printf "%-" w1 "s  %-" w2 "s  %-12s %s\n", "item", "measured", "target", "result"
-			for (i = 1; i <= NR; i++) printf "%-" w1 "s  %-" w2 "s  %-12s %s\n", item[i], m[i], t[i], r[i]
-		}' "$WORK/summary"
-	echo
-	local nfail
-	nfail=$(awk -F'|' '$4 == "FAIL"' "$WORK/summary" | wc -l)
-	echo "targets: $(awk -F'|' '$4 == "PASS"' "$WORK/summary" | wc -l) PASS, $nfail FAIL"
+	bench_print_summary
 }
 
 if [ "${1:-}" = "--in-virtualenv" ]; then

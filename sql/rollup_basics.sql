@@ -19,7 +19,7 @@ SET search_path = seller_analytics, public;
 SET timezone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 -- start from nothing, whatever ran before in this database
-TRUNCATE events, sellers;
+TRUNCATE events, sellers, seller_roles;
 
 --
 -- Helpers
@@ -644,4 +644,4 @@ SELECT * FROM unschedule_jobs();
 DROP EXTENSION pg_cron;
 
 -- clean up for the tests that follow
-TRUNCATE events, sellers;
+TRUNCATE events, sellers, seller_roles;

@@ -14,7 +14,7 @@ SET search_path = seller_analytics, public;
 SET timezone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 -- start from nothing, whatever ran before in this database
-TRUNCATE events, sellers;
+TRUNCATE events, sellers, seller_roles;
 
 -- what a refused statement could have left behind
 CREATE TEMP VIEW leftovers AS
@@ -332,4 +332,4 @@ SELECT seller_id, day, orders, revenue FROM daily_metrics WHERE seller_id = 3 OR
 SELECT count(*) FROM verify_rollups('1899-12-31', '10000-01-02');
 
 -- clean up for the tests that follow
-TRUNCATE events, sellers;
+TRUNCATE events, sellers, seller_roles;

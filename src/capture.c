@@ -278,20 +278,33 @@ CaptureRelcacheCallback(Datum arg, Oid relid)
 		events_relid = InvalidOid;
 }
 
-/* time_zones_changed(): trigger on sellers that invalidates the zone caches */
-PG_FUNCTION_INFO_V1(seller_analytics_time_zones_changed);
+/*
+ * invalidate_caches(): statement trigger that sends a relcache invalidation
+ * of its table, which empties the per-backend caches built from it (the
+ * time zones of sellers here, the seller of a login role in tenant.c): all
+ * backends' at its commit, this one's at its next command.
+ * time_zones_changed() is the same function under its name of version 0.2.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_invalidate_caches);
 Datum
-seller_analytics_time_zones_changed(PG_FUNCTION_ARGS)
+seller_analytics_invalidate_caches(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("time_zones_changed() was not called by the trigger manager")));
-	/* all backends at their commit; this one at its next command */
+				 errmsg("function \"%s\" was not called by the trigger manager",
+						get_func_name(fcinfo->flinfo->fn_oid))));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(seller_analytics_time_zones_changed);
+Datum
+seller_analytics_time_zones_changed(PG_FUNCTION_ARGS)
+{
+	return seller_analytics_invalidate_caches(fcinfo);
 }
 
 /* find sellers, its primary key and columns (once per invalidation) */

@@ -4,16 +4,18 @@
  *
  * The extension's SQL objects live in the schema seller_analytics; see
  * control/seller_analytics--0.1.sql.  This file holds what must happen once
- * per backend when the library loads: the sketch core's interrupt check and
- * the transaction callbacks of the capture trigger.
+ * per backend when the library loads: the sketch core's interrupt check,
+ * the transaction callbacks of the capture trigger and the tenant setting.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include "capture.h"
 #include "sketch.h"
+#include "tenant.h"
 
 PG_MODULE_MAGIC;
 
@@ -31,4 +33,7 @@ _PG_init(void)
 {
 	sketch_check_interrupts = SketchCheckInterrupts;
 	capture_init();
+	tenant_init();
+	/* no placeholder settings seller_analytics.* from now on: a typo errors */
+	MarkGUCPrefixReserved("seller_analytics");
 }

@@ -1,0 +1,315 @@
+/*
+ * tenant.c
+ *	  Who the current seller is: the tenant setting seller_analytics.seller_id
+ *	  and seller_analytics.current_seller_id(), which every row-level
+ *	  security policy of the extension compares seller_id with.
+ *
+ * The current seller is, in this order:
+ *
+ *	 1. the seller that seller_analytics.seller_roles maps session_user to
+ *		(assign_seller_role(): a seller's own login role, e.g. a BI tool's);
+ *	 2. for a session_user that is a member of seller_analytics_app (the
+ *		application's pooled connections), the tenant setting, typically
+ *		SET LOCAL per transaction;
+ *	 3. nobody: NULL, which no seller_id equals, so the policies let no
+ *		row through.
+ *
+ * session_user, not current_user: SET ROLE and SECURITY DEFINER functions
+ * change current_user, but only a superuser can change session_user, so
+ * whoever logged in stays who they are.
+ *
+ * The setting's check hook refuses a value from anyone who is not a member
+ * of seller_analytics_app, so a seller typing SET gets an error, not another
+ * seller's rows.  The hook can only decide inside a transaction of an
+ * ordinary session (it needs the catalogs); values that arrive elsewhere
+ * (the configuration file, connection options before the library is
+ * loaded) are accepted there and then ignored by current_seller_id() unless
+ * session_user is a member of seller_analytics_app: the check that counts is
+ * made every time the setting is read.
+ *
+ * The mapping of session_user is looked up through seller_roles' primary
+ * key with the latest snapshot and cached per backend until seller_roles is
+ * invalidated (its trigger sends a relcache invalidation at every change)
+ * or a role changes.  The lookup opens seller_roles first, which processes
+ * pending invalidations, and then takes its snapshot, so a revocation that
+ * has committed is never read as still in force.
+ */
+#include "postgres.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "tenant.h"
+
+#define SCHEMA_NAME		"seller_analytics"
+#define APP_ROLE		"seller_analytics_app"
+#define SETTING_NAME	"seller_analytics.seller_id"
+
+/* the setting as text ("" = unset), and parsed by its assign hook */
+static char *seller_id_setting = NULL;
+static bool seller_id_set = false;
+static int64 seller_id_value = 0;
+
+/* the mapping of one session user, valid until an invalidation */
+static bool mapping_valid = false;
+static Oid	mapping_user = InvalidOid;
+static bool mapping_found = false;
+static int64 mapping_seller = 0;
+
+static Oid	roles_relid = InvalidOid;
+static Oid	roles_pkey = InvalidOid;
+static AttrNumber roles_role_attnum;
+static AttrNumber roles_name_attnum;
+static AttrNumber roles_seller_attnum;
+
+/*
+ * ParseSellerId: a whole decimal bigint, without spaces.  Returns false for
+ * anything else (empty, garbage, out of range).
+ */
+static bool
+ParseSellerId(const char *text, int64 *result)
+{
+	char	   *end;
+	long long	v;
+
+	if (text[0] == '\0' || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+		return false;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0' || end == text)
+		return false;
+#if LLONG_MAX > PG_INT64_MAX
+	if (v > PG_INT64_MAX || v < PG_INT64_MIN)
+		return false;
+#endif
+	*result = (int64) v;
+	return true;
+}
+
+/* whether the session user may use the tenant setting (needs a transaction) */
+static bool
+SessionUserIsApp(void)
+{
+	Oid			app = get_role_oid(APP_ROLE, true);
+
+	return OidIsValid(app) && is_member_of_role(GetSessionUserId(), app);
+}
+
+/*
+ * check hook of seller_analytics.seller_id: "" (unset) always; otherwise a
+ * bigint, and, where it can be decided, only for members of
+ * seller_analytics_app.
+ */
+static bool
+CheckSellerId(char **newval, void **extra, GucSource source)
+{
+	int64		parsed;
+	int64	   *copy;
+
+	if (**newval == '\0')
+	{
+		*extra = NULL;
+		return true;
+	}
+	if (!ParseSellerId(*newval, &parsed))
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errdetail("The value must be a seller id (a bigint), or empty for none.");
+		return false;
+	}
+	/*
+	 * A parallel worker restores the leader's settings, which the leader
+	 * checked.  Outside a transaction of an ordinary session there are no
+	 * catalogs to ask; current_seller_id() asks every time anyway.
+	 */
+	if (!InitializingParallelWorker && IsNormalProcessingMode() &&
+		IsTransactionState() && !SessionUserIsApp())
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("permission denied to set parameter \"%s\"", SETTING_NAME);
+		GUC_check_errdetail("Only members of role \"%s\" may choose the seller of their session.",
+							APP_ROLE);
+		GUC_check_errhint("A seller's own login role sees its seller's rows without any setting.");
+		return false;
+	}
+	copy = (int64 *) malloc(sizeof(int64));
+	if (copy == NULL)
+		return false;
+	*copy = parsed;
+	*extra = copy;
+	return true;
+}
+
+static void
+AssignSellerId(const char *newval, void *extra)
+{
+	seller_id_set = (extra != NULL);
+	seller_id_value = seller_id_set ? *(int64 *) extra : 0;
+}
+
+static void
+ForgetMapping(void)
+{
+	mapping_valid = false;
+}
+
+static void
+TenantRelcacheCallback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == roles_relid)
+	{
+		roles_relid = InvalidOid;
+		ForgetMapping();
+	}
+}
+
+static void
+TenantSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ForgetMapping();
+}
+
+/* find seller_roles, its primary key and columns (once per invalidation) */
+static bool
+LookupSellerRoles(void)
+{
+	Oid			nsp = get_namespace_oid(SCHEMA_NAME, true);
+	Oid			relid;
+	Relation	rel;
+
+	relid = OidIsValid(nsp) ? get_relname_relid("seller_roles", nsp) : InvalidOid;
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	roles_pkey = RelationGetPrimaryKeyIndex(rel);
+	roles_role_attnum = get_attnum(relid, "role");
+	roles_name_attnum = get_attnum(relid, "role_name");
+	roles_seller_attnum = get_attnum(relid, "seller_id");
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(roles_pkey) || roles_role_attnum == InvalidAttrNumber ||
+		roles_name_attnum == InvalidAttrNumber || roles_seller_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.seller_roles\" lacks its primary key or a column",
+						SCHEMA_NAME)));
+	roles_relid = relid;
+	return true;
+}
+
+/*
+ * LookupMapping: the seller that seller_roles maps the role to, if any.
+ * A row counts only while its role_name is still the role's name: a role
+ * dropped (and its OID reused) or renamed since it was assigned maps to no
+ * one.
+ */
+static bool
+LookupMapping(Oid role, int64 *seller_id)
+{
+	Relation	rel;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *role_name;
+	bool		found = false;
+
+	if (!OidIsValid(roles_relid) && !LookupSellerRoles())
+		return false;
+	role_name = GetUserNameFromId(role, true);
+	if (role_name == NULL)
+		return false;
+
+	/* the lock processes pending invalidations; the snapshot comes after */
+	rel = table_open(roles_relid, AccessShareLock);
+	ScanKeyInit(&key, roles_role_attnum, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(role));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, roles_pkey, true, snapshot, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		name_null,
+					seller_null;
+		Datum		name = heap_getattr(tuple, roles_name_attnum,
+										RelationGetDescr(rel), &name_null);
+		Datum		seller = heap_getattr(tuple, roles_seller_attnum,
+										  RelationGetDescr(rel), &seller_null);
+
+		if (!name_null && !seller_null &&
+			strcmp(NameStr(*DatumGetName(name)), role_name) == 0)
+		{
+			*seller_id = DatumGetInt64(seller);
+			found = true;
+		}
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * current_seller_id(): the seller of this session (see the file header), or
+ * NULL for none.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_current_seller_id);
+Datum
+seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
+{
+	Oid			user = GetSessionUserId();
+
+	if (!mapping_valid || mapping_user != user)
+	{
+		int64		seller = 0;
+		bool		found = LookupMapping(user, &seller);
+
+		mapping_user = user;
+		mapping_found = found;
+		mapping_seller = seller;
+		/* an invalidation of seller_roles during the lookup: ask again */
+		mapping_valid = OidIsValid(roles_relid);
+	}
+	if (mapping_found)
+		PG_RETURN_INT64(mapping_seller);
+	if (seller_id_set && SessionUserIsApp())
+		PG_RETURN_INT64(seller_id_value);
+	PG_RETURN_NULL();
+}
+
+void
+tenant_init(void)
+{
+	DefineCustomStringVariable(SETTING_NAME,
+							   "The seller whose rows this session of the application sees.",
+							   "Only members of seller_analytics_app may set it (SET LOCAL per "
+							   "transaction behind a pooler); empty means none, and none means "
+							   "no rows.",
+							   &seller_id_setting,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   CheckSellerId,
+							   AssignSellerId,
+							   NULL);
+	CacheRegisterRelcacheCallback(TenantRelcacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, TenantSyscacheCallback, (Datum) 0);
+}

@@ -15,7 +15,9 @@
 #     through the capture trigger, shows a seller's live daily metrics and
 #     traffic sources before any compaction, a late event, a replay and a
 #     correction, compacts, checks verify_rollups, and times a 90-day
-#     dashboard from the views against the same answer from raw events
+#     dashboard from the views against the same answer from raw events;
+#     then a seller's own login role reads the views and sees that seller
+#     only, and the application's pool role sees the seller it names
 #
 # Under a minute.  Environment: PG_CONFIG (default: PostgreSQL 15's
 # pg_config), JOBS (parallel make jobs).
@@ -244,6 +246,34 @@ demo_live() {
 		  AND local_day(e.occurred_at, s.time_zone) BETWEEN date '2026-09-01' AND date '2026-11-29';
 		SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 2) AS ms_raw \gset
 		\echo 'views:' :ms_views 'ms; raw events:' :ms_raw 'ms (bench/ingest measures this at scale)'
+		\echo
+
+		\echo '-- 5. each seller sees its own rows only (row-level security, doc/security.md)'
+		\echo '--    CREATE ROLE seller_42_bi LOGIN; SELECT assign_seller_role(''seller_42_bi'', 42);'
+		CREATE ROLE seller_42_bi LOGIN;
+		SELECT assign_seller_role('seller_42_bi', 42);
+		CREATE ROLE shop_app LOGIN;
+		GRANT seller_analytics_app TO shop_app;
+		SET SESSION AUTHORIZATION seller_42_bi;
+		\echo '== logged in as seller_42_bi: the whole view, no filter'
+		SELECT current_seller_id(), count(DISTINCT seller_id) AS sellers_seen,
+			   count(*) AS days, sum(orders) AS orders
+		FROM seller_daily_metrics;
+		\echo '== seller_42_bi asks for seller 7, then tries to become seller 7'
+		SELECT count(*) AS rows_of_seller_7 FROM seller_daily_metrics WHERE seller_id = 7;
+		\set ON_ERROR_STOP 0
+		SET seller_analytics.seller_id = 7;
+		\set ON_ERROR_STOP 1
+		RESET SESSION AUTHORIZATION;
+		SET SESSION AUTHORIZATION shop_app;
+		\echo '== the application pool: no seller named, no rows; SET LOCAL names one'
+		SELECT count(*) AS rows_without_a_seller FROM seller_daily_metrics;
+		BEGIN;
+		SET LOCAL seller_analytics.seller_id = 7;
+		SELECT current_seller_id(), count(DISTINCT seller_id) AS sellers_seen, sum(orders) AS orders
+		FROM seller_daily_metrics;
+		COMMIT;
+		RESET SESSION AUTHORIZATION;
 		\echo
 	SQL
 }

@@ -234,6 +234,10 @@ BEGIN
     VALUES (NEW.seller_id, NEW.event_id, NEW.event_type, NEW.occurred_at,
             NEW.session_id, NEW.traffic_source, NEW.amount, NEW.quantity)
     ON CONFLICT DO NOTHING;
+    -- a duplicate is not counted in COPY's or INSERT's row count
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     RETURN NEW;
 END
 $$;

@@ -71,6 +71,7 @@ static int64 seller_id_value = 0;
 
 /* the mapping of one session user, valid until an invalidation */
 static bool mapping_valid = false;
+static bool mapping_provisional = false;	/* read with an older snapshot */
 static Oid	mapping_user = InvalidOid;
 static bool mapping_found = false;
 static int64 mapping_seller = 0;
@@ -170,6 +171,18 @@ static void
 ForgetMapping(void)
 {
 	mapping_valid = false;
+	mapping_provisional = false;
+}
+
+/* a mapping read with a query's snapshot lasts for its transaction only */
+static void
+TenantXactCallback(XactEvent event, void *arg)
+{
+	if (mapping_provisional &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_PARALLEL_ABORT))
+		ForgetMapping();
 }
 
 static void
@@ -238,11 +251,24 @@ LookupMapping(Oid role, int64 *seller_id)
 	if (role_name == NULL)
 		return false;
 
-	/* the lock processes pending invalidations; the snapshot comes after */
+	/*
+	 * The lock processes pending invalidations; the snapshot comes after.
+	 * A parallel query cannot take a new snapshot: it reads with the
+	 * query's, and what it finds is kept until the transaction ends only.
+	 */
 	rel = table_open(roles_relid, AccessShareLock);
 	ScanKeyInit(&key, roles_role_attnum, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(role));
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (IsInParallelMode() && ActiveSnapshotSet())
+	{
+		snapshot = RegisterSnapshot(GetActiveSnapshot());
+		mapping_provisional = true;
+	}
+	else
+	{
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		mapping_provisional = false;
+	}
 	scan = systable_beginscan(rel, roles_pkey, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
@@ -312,4 +338,5 @@ tenant_init(void)
 							   NULL);
 	CacheRegisterRelcacheCallback(TenantRelcacheCallback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, TenantSyscacheCallback, (Datum) 0);
+	RegisterXactCallback(TenantXactCallback, NULL);
 }

@@ -14,7 +14,9 @@
 #      same as the original's (order-value sketches byte for byte);
 #      verify_rollups finds no difference; compact() folds the reloaded
 #      events, after which the views are still the same, nothing is
-#      pending and the tables are what a recomputation gives
+#      pending and the tables are what a recomputation gives; a seller's
+#      login role mapped in the original (seller_roles) still sees its
+#      seller's rows, and only those, in the restored databases
 #
 # Prints a summary; exits non-zero on any difference.
 set -euo pipefail
@@ -25,12 +27,13 @@ set -euo pipefail
 SRC=rollup_dump_src_$$
 DST=rollup_dump_dst_$$
 PAR=rollup_dump_par_$$
+SELLER_ROLE=rollup_dump_seller_$$
 work=$(mktemp -d)
 chmod 755 "$work"
 
 cleanup() {
 	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS $SRC" -c "DROP DATABASE IF EXISTS $DST" \
-		-c "DROP DATABASE IF EXISTS $PAR" >/dev/null 2>&1 || true
+		-c "DROP DATABASE IF EXISTS $PAR" -c "DROP ROLE IF EXISTS $SELLER_ROLE" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,6 +88,9 @@ DELETE FROM events WHERE (substr(event_id, 2))::int % 13 = 0;
 UPDATE events SET traffic_source = 'moved' WHERE event_type = 'page_view' AND (substr(event_id, 2))::int % 7 = 0;
 UPDATE sellers SET time_zone = 'Asia/Tokyo' WHERE seller_id = 6;
 SQL
+
+# a seller's login role, mapped to seller 2
+psql_src -c "CREATE ROLE $SELLER_ROLE LOGIN" -c "SELECT seller_analytics.assign_seller_role('$SELLER_ROLE', 2)" >/dev/null
 
 counts=$(psql_src -At -F' ' -c "
 	SELECT (SELECT count(*) FROM seller_analytics.sellers), (SELECT count(*) FROM seller_analytics.events),
@@ -167,6 +173,10 @@ for db in "$DST" "$PAR"; do
 		   EXCEPT
 		   SELECT seller_id, day, sessions, page_views, add_to_carts, orders, units, revenue, refunds,
 		          refund_amount, seller_analytics.percentile_sketch_send(order_value) FROM seller_analytics.daily_metrics)) d")"
+	check "$label: the seller's login role sees seller 2's rows only" \
+		"$(grep -c '^2|' "$work/src.metrics")|2|2" \
+		"$(psql_db "$db" -At -c "SET SESSION AUTHORIZATION $SELLER_ROLE" \
+			-c "SELECT count(*) || '|' || min(seller_id) || '|' || max(seller_id) FROM seller_analytics.seller_daily_metrics")"
 	# the restored database keeps working: a new event counts at once
 	psql_db "$db" -c "INSERT INTO seller_analytics.events (seller_id, event_id, event_type, occurred_at, amount)
 		VALUES (1, 'after-restore', 'order', '2026-03-28 12:00Z', 1.00)"

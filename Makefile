@@ -7,7 +7,7 @@
 #                       isolation tests (specs/, expected/) against a running
 #                       server; the tests create the extension themselves.
 #                       By hand, in a throw-away cluster like `make test`'s:
-#                         pg_virtualenv -o shared_preload_libraries=pg_cron \
+#                         pg_virtualenv -o shared_preload_libraries=pg_cron,seller_analytics \
 #                           -o cron.database_name=contrib_regression \
 #                           make installcheck
 #   make test           the whole suite: test/run_tests.sh (installs missing
@@ -28,6 +28,10 @@
 #                       in the script's header, e.g. INGEST_SECONDS=5)
 #   make bench-capture-variants   bench/ingest/variants.sh (the C row trigger
 #                       against a PL/pgSQL statement trigger and no trigger)
+#   make bench-security bench/security/run.sh (the dashboard as a seller's
+#                       login under row-level security against the owner's
+#                       explicit filter, and loading through event_intake;
+#                       settings in the script's header, e.g. SEC_ROUNDS=5)
 #
 # Variables
 #   PG_CONFIG=...       pg_config of the target server (default: first on PATH)
@@ -128,9 +132,12 @@ demo:
 bench:
 	bash bench/sketch/run.sh
 
-.PHONY: bench-ingest bench-capture-variants
+.PHONY: bench-ingest bench-capture-variants bench-security
 bench-ingest:
 	bash bench/ingest/run.sh
+
+bench-security:
+	bash bench/security/run.sh
 
 bench-capture-variants:
 	bash bench/ingest/variants.sh

@@ -7,7 +7,8 @@
 #      (make clean, make WERROR=1) and installs it (sudo when not root)
 #   3. C unit tests (ASan+UBSan, then valgrind) and the libFuzzer harnesses
 #      (FUZZ_SECONDS in all, default 60)
-#   4. in a throw-away cluster (pg_virtualenv, with pg_cron preloaded):
+#   4. in a throw-away cluster (pg_virtualenv, with pg_cron and seller_analytics
+#      preloaded):
 #      the pg_regress tests, the isolation tests and the scripts test/sql/*.sh
 #   5. prints the diffs of failed tests and a last line "N passed, N failed",
 #      counting the groups build, unit, fuzz, regress, isolation and scripts;
@@ -206,8 +207,10 @@ if [ "$build_ok" = 1 ]; then
 	: >"$stage/status"
 	chmod 755 "$stage"
 	# pg_virtualenv -v pins the server version and sets PG_CONFIG to match it
+	# seller_analytics preloaded too, as doc/security.md recommends: its
+	# tenant setting is then checked from a session's first statement
 	virtualenv=(pg_virtualenv -v "$PG_MAJOR"
-		-o shared_preload_libraries=pg_cron
+		-o shared_preload_libraries=pg_cron,seller_analytics
 		-o cron.database_name=contrib_regression
 		bash "$stage/test/run_tests.sh" --in-virtualenv "$stage/status")
 	venv_rc=0

@@ -122,7 +122,8 @@ BEGIN
         RAISE EXCEPTION 'assign_seller_role needs a role name and a seller id'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT a.oid, a.rolname, a.rolsuper, a.rolbypassrls, a.rolcanlogin INTO r
+    SELECT a.oid, a.rolname, a.rolsuper, a.rolbypassrls, a.rolcanlogin, a.rolcreaterole,
+           a.rolreplication INTO r
     FROM pg_roles a WHERE a.rolname = assign_seller_role.role_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'role "%" does not exist', role_name
@@ -143,12 +144,22 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'It would see every seller''s rows.';
     END IF;
-    -- a member of another group role would get that role's policies too
+    -- CREATEROLE could grant itself seller_analytics_owner; REPLICATION
+    -- streams every page of the database
+    IF r.rolcreaterole OR r.rolreplication THEN
+        RAISE EXCEPTION 'role "%" has %', r.rolname,
+                        CASE WHEN r.rolcreaterole THEN 'CREATEROLE' ELSE 'REPLICATION' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It could reach every seller''s rows.';
+    END IF;
+    -- a member of another group role would get that role's policies too;
+    -- the server-file roles read the data files themselves
     SELECT string_agg(g.rolname, ', ' ORDER BY g.rolname) INTO privileged
     FROM pg_roles g
     WHERE g.rolname IN ('seller_analytics_owner', 'seller_analytics_ingest',
                         'seller_analytics_app', 'seller_analytics_analyst',
-                        'seller_analytics_jobs')
+                        'seller_analytics_jobs', 'pg_read_server_files',
+                        'pg_write_server_files', 'pg_execute_server_program')
       AND pg_has_role(r.oid, g.oid, 'MEMBER');
     IF privileged IS NOT NULL THEN
         RAISE EXCEPTION 'role "%" is a member of %', r.rolname, privileged
@@ -184,21 +195,28 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    removed int;
+    m record;
+    removed int := 0;
+    current_name name;
 BEGIN
-    DELETE FROM seller_analytics.seller_roles m
-    WHERE m.role_name = revoke_seller_role.role_name
-       OR m.role::oid = (SELECT a.oid FROM pg_roles a
-                         WHERE a.rolname = revoke_seller_role.role_name);
-    GET DIAGNOSTICS removed = ROW_COUNT;
+    -- by the name it was assigned under, or by the role that has the name now
+    FOR m IN DELETE FROM seller_analytics.seller_roles s
+             WHERE s.role_name = revoke_seller_role.role_name
+                OR s.role::oid = (SELECT a.oid FROM pg_roles a
+                                  WHERE a.rolname = revoke_seller_role.role_name)
+             RETURNING s.role::oid AS oid
+    LOOP
+        removed := removed + 1;
+        SELECT a.rolname INTO current_name FROM pg_roles a WHERE a.oid = m.oid;
+        IF FOUND AND EXISTS (SELECT 1 FROM pg_auth_members am
+                             WHERE am.member = m.oid
+                               AND am.roleid = 'seller_analytics_seller'::regrole) THEN
+            EXECUTE format('REVOKE seller_analytics_seller FROM %I', current_name);
+        END IF;
+    END LOOP;
     IF removed = 0 THEN
         RAISE EXCEPTION 'role "%" is not assigned to a seller', role_name
             USING ERRCODE = 'undefined_object';
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles a ON a.oid = m.member
-               WHERE a.rolname = revoke_seller_role.role_name
-                 AND m.roleid = 'seller_analytics_seller'::regrole) THEN
-        EXECUTE format('REVOKE seller_analytics_seller FROM %I', role_name);
     END IF;
 END
 $$;
@@ -234,7 +252,8 @@ BEGIN
     VALUES (NEW.seller_id, NEW.event_id, NEW.event_type, NEW.occurred_at,
             NEW.session_id, NEW.traffic_source, NEW.amount, NEW.quantity)
     ON CONFLICT DO NOTHING;
-    -- a duplicate is not counted in COPY's or INSERT's row count
+    -- a duplicate is not counted in INSERT's row count (COPY counts every
+    -- row it reads)
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;

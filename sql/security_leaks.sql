@@ -20,6 +20,8 @@
 --     channel, shown below);
 --   * a prepared statement runs against the seller of the moment it is
 --     executed, with generic and custom plans, whoever prepared it;
+--   * a transaction sees one seller: once it has read a seller's rows, the
+--     setting cannot name another (no query or cursor sees two);
 --   * the seller cannot name another seller, take on another role, switch
 --     row security off, or call the maintenance functions; the application
 --     without a seller (unset, RESET, DISCARD ALL, garbage) sees nothing;
@@ -321,6 +323,50 @@ EXECUTE app_events;
 EXECUTE app_metrics;
 RESET plan_cache_mode;
 DEALLOCATE ALL;
+RESET SESSION AUTHORIZATION;
+
+--
+-- One transaction, one seller.  A sequential scan evaluates the policy row
+-- by row: were the setting allowed to change while a query or a cursor
+-- reads, one query could see two sellers.  Once current_seller_id() has
+-- returned a seller in a transaction, the setting may be set to that seller
+-- again or cleared, not changed to another, until the transaction ends.
+--
+SET SESSION AUTHORIZATION sec_leak_app;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SET seller_analytics.seller_id = '1';
+-- set_config() in the select list, after the first row passed the policy
+SELECT seller_id, event_id, set_config('seller_analytics.seller_id', '2', false) AS switched
+FROM seller_analytics.events;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SHOW seller_analytics.seller_id;
+-- a cursor read for seller 1, then the setting changed before reading on
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
+DECLARE c CURSOR FOR SELECT seller_id, event_id FROM seller_analytics.events;
+FETCH 1 FROM c;
+SET LOCAL seller_analytics.seller_id = '2';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- the same seller again, and clearing, are allowed; so is another seller in
+-- the next transaction
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
+SELECT seller_id, count(*) FROM seller_analytics.events GROUP BY seller_id;
+SET LOCAL seller_analytics.seller_id = '1';
+RESET seller_analytics.seller_id;
+SELECT count(*) FROM seller_analytics.events;
+SET LOCAL seller_analytics.seller_id = '2';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
+SELECT seller_id, count(*) FROM seller_analytics.events GROUP BY seller_id;
+COMMIT;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET seller_analytics.seller_id;
 RESET SESSION AUTHORIZATION;
 -- A's login prepares, B's login executes
 SET SESSION AUTHORIZATION sec_leak_a;

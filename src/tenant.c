@@ -48,6 +48,7 @@
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -68,6 +69,15 @@
 static char *seller_id_setting = NULL;
 static bool seller_id_set = false;
 static int64 seller_id_value = 0;
+
+/*
+ * The seller that current_seller_id() has returned from the setting in the
+ * current transaction: from then until the transaction ends, the setting
+ * may be cleared but not changed to another seller, so that no query (a
+ * sequential scan evaluates the policy row by row) or cursor sees two.
+ */
+static bool seller_read = false;
+static int64 seller_read_value = 0;
 
 /* the mapping of one session user, valid until an invalidation */
 static bool mapping_valid = false;
@@ -139,18 +149,32 @@ CheckSellerId(char **newval, void **extra, GucSource source)
 	}
 	/*
 	 * A parallel worker restores the leader's settings, which the leader
-	 * checked.  Outside a transaction of an ordinary session there are no
-	 * catalogs to ask; current_seller_id() asks every time anyway.
+	 * checked.  Without a transaction, or before the session has a user
+	 * (the postmaster reading the configuration file), there is no one to
+	 * ask; current_seller_id() asks every time anyway.  Connection options
+	 * and ALTER ROLE ... SET values are checked at login.
 	 */
-	if (!InitializingParallelWorker && IsNormalProcessingMode() &&
-		IsTransactionState() && !SessionUserIsApp())
+	if (!InitializingParallelWorker && IsTransactionState() &&
+		MyProc != NULL && OidIsValid(MyProc->roleId))
 	{
-		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-		GUC_check_errmsg("permission denied to set parameter \"%s\"", SETTING_NAME);
-		GUC_check_errdetail("Only members of role \"%s\" may choose the seller of their session.",
-							APP_ROLE);
-		GUC_check_errhint("A seller's own login role sees its seller's rows without any setting.");
-		return false;
+		if (!SessionUserIsApp())
+		{
+			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+			GUC_check_errmsg("permission denied to set parameter \"%s\"", SETTING_NAME);
+			GUC_check_errdetail("Only members of role \"%s\" may choose the seller of their session.",
+								APP_ROLE);
+			GUC_check_errhint("A seller's own login role sees its seller's rows without any setting.");
+			return false;
+		}
+		if (seller_read && parsed != seller_read_value)
+		{
+			GUC_check_errcode(ERRCODE_INVALID_TRANSACTION_STATE);
+			GUC_check_errmsg("cannot change \"%s\" in a transaction that has read seller " INT64_FORMAT "'s rows",
+							 SETTING_NAME, seller_read_value);
+			GUC_check_errdetail("A transaction (and every query and cursor in it) sees one seller.");
+			GUC_check_errhint("Name the seller with SET LOCAL at the start of each transaction.");
+			return false;
+		}
 	}
 	copy = (int64 *) malloc(sizeof(int64));
 	if (copy == NULL)
@@ -174,15 +198,21 @@ ForgetMapping(void)
 	mapping_provisional = false;
 }
 
-/* a mapping read with a query's snapshot lasts for its transaction only */
+/*
+ * At the end of a transaction: a mapping read with a query's snapshot is
+ * forgotten, and the setting may name another seller again.
+ */
 static void
 TenantXactCallback(XactEvent event, void *arg)
 {
-	if (mapping_provisional &&
-		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		 event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		 event == XACT_EVENT_PARALLEL_ABORT))
-		ForgetMapping();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		if (mapping_provisional)
+			ForgetMapping();
+		seller_read = false;
+	}
 }
 
 static void
@@ -317,7 +347,14 @@ seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
 	if (mapping_found)
 		PG_RETURN_INT64(mapping_seller);
 	if (seller_id_set && SessionUserIsApp())
+	{
+		if (!seller_read && !IsParallelWorker())
+		{
+			seller_read = true;
+			seller_read_value = seller_id_value;
+		}
 		PG_RETURN_INT64(seller_id_value);
+	}
 	PG_RETURN_NULL();
 }
 

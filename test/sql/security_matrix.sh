@@ -142,16 +142,6 @@ SQL
 }
 trap cleanup EXIT
 
-failures=0
-check() {			# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok:   $1"
-	else
-		echo "FAIL: $1: expected '$2', got '$3'"
-		failures=$((failures + 1))
-	fi
-}
-
 started=$(date +%s)
 if [ "$(psql_su -d postgres -At -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")" != t ]; then
 	echo "FAIL: security_matrix needs a superuser (it creates login roles)"

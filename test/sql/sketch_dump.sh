@@ -33,16 +33,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {			# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok:   $1"
-	else
-		echo "FAIL: $1: expected '$2', got '$3'"
-		failures=$((failures + 1))
-	fi
-}
-
 psql_src() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$SRC" "$@"; }
 
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $SRC" -c "CREATE DATABASE $DST"

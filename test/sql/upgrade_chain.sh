@@ -36,16 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {			# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok:   $1"
-	else
-		echo "FAIL: $1: expected '$2', got '$3'"
-		failures=$((failures + 1))
-	fi
-}
-
 psql_db() { local db=$1; shift; "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW" \

@@ -1,5 +1,7 @@
-# bench/lib.sh: shared by bench/sketch/run.sh (`make bench`) and
-# bench/demo.sh (`make demo`); sourced, not run.
+# bench/lib.sh: shared by bench/sketch/run.sh (`make bench`), bench/demo.sh
+# (`make demo`), bench/ingest/*.sh (`make bench-ingest`,
+# `make bench-capture-variants`) and bench/security/run.sh
+# (`make bench-security`); sourced, not run.
 #
 #   bench_packages PKG...     install the Debian packages that are missing
 #                             (apt-get; through sudo when not root), the same
@@ -21,6 +23,17 @@
 #   ratio A B                 A / B to two decimals
 #   pass_if AWK_CONDITION     PASS or FAIL
 #   summary_add ITEM MEASURED TARGET STATUS   a line of $WORK/summary
+#   median, percentiles       median; p50|p90|p99|mean|n of the numbers on stdin
+#   bench_find_server_log     SERVER_LOG: the throw-away cluster's log file
+#   log_offset, log_since OFFSET, log_check PART OFFSET
+#                             deadlocks and ERRORs of database bench in the log
+#   pgb OUT ARGS..., pgb_parse OUT   run pgbench on database bench; its figures
+#   bench_sellers_sql N, bench_event_functions_sql, dash_rollup_sql D0 D1 FILTER,
+#   dash_load D0 DAYS SELLERS EVENTS BIG_SELLERS BIG_EVENTS
+#                             the dashboard data and queries of
+#                             bench/ingest/run.sh (sellers, the event
+#                             generator bench.day_events, the 90-day
+#                             dashboard's three queries, the loading)
 #
 # Environment: PG_CONFIG (default: PostgreSQL 15's pg_config), JOBS (parallel
 # make jobs, default: number of CPUs).
@@ -165,6 +178,208 @@ pass_if() {
 
 summary_add() {			# summary_add ITEM MEASURED TARGET STATUS
 	echo "$1|$2|$3|$4" >>"$WORK/summary"
+}
+
+# ---------------------------------------------------------------------------
+# Figures, the server log and pgbench, for the benchmarks' runs inside
+# pg_virtualenv (bench/ingest/run.sh, bench/security/run.sh):
+
+# median of the numbers on stdin
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NaN"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# "p50|p90|p99|mean|n" (ms) of the latencies (µs) on stdin, nearest rank
+percentiles() {
+	sort -g | awk '
+		{ v[NR] = $1; s += $1 }
+		function at(q,   k) { k = int(q * NR); if (k < q * NR) k++; if (k < 1) k = 1; return v[k] / 1000 }
+		END {
+			if (NR == 0) { print "NaN|NaN|NaN|NaN|0"; exit }
+			printf "%.2f|%.2f|%.2f|%.2f|%d\n", at(0.5), at(0.9), at(0.99), s / NR / 1000, NR
+		}'
+}
+
+# --- server log ---------------------------------------------------------------
+
+# bench_find_server_log: SERVER_LOG, the log file of pg_virtualenv's cluster
+# 15/regress; empty (with a warning) when it cannot be read
+bench_find_server_log() {
+	SERVER_LOG=$(pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1 == v && $2 == "regress" { print $NF; exit }')
+	if [ -z "$SERVER_LOG" ] || [ ! -r "$SERVER_LOG" ]; then
+		echo "warning: server log not found or not readable ('$SERVER_LOG'); deadlocks and ERRORs are counted from pgbench only" >&2
+		SERVER_LOG=""
+	fi
+}
+
+log_offset() {
+	if [ -n "$SERVER_LOG" ] && [ -r "$SERVER_LOG" ]; then
+		stat -c %s "$SERVER_LOG"
+	else
+		echo 0
+	fi
+}
+
+# log_since OFFSET: the server log written since OFFSET
+log_since() {
+	if [ -n "$SERVER_LOG" ] && [ -r "$SERVER_LOG" ]; then
+		tail -c +"$(($1 + 1))" "$SERVER_LOG"
+	fi
+}
+
+# log_check PART OFFSET: counts deadlocks and ERRORs since OFFSET into
+# $WORK/log_PART ("deadlocks|errors"), the ERROR lines into $WORK/logerr_PART.
+# Lines of sessions of other databases are left out: the cluster listens on
+# the default port, where other programs of the machine may knock.
+log_check() {
+	local part=$1 off=$2
+	log_since "$off" | awk '
+		/ERROR:|FATAL:|PANIC:/ {
+			# log_line_prefix "%m [%p] %q%u@%d "
+			if (match($0, /\] [^ ]*@[^ ]* /)) {
+				split(substr($0, RSTART + 2, RLENGTH - 3), ud, "@")
+				if (ud[2] != "bench") next
+			}
+			print
+		}' >"$WORK/logerrall_$part" || true
+	head -20 "$WORK/logerrall_$part" >"$WORK/logerr_$part"
+	echo "$(grep -c 'deadlock detected' "$WORK/logerrall_$part" || true)|$(wc -l <"$WORK/logerrall_$part")" >"$WORK/log_$part"
+}
+
+# --- pgbench --------------------------------------------------------------------
+
+# pgb OUT ARGS...: runs pgbench, stdout and stderr to OUT; never fails
+pgb() {
+	local out=$1
+	shift
+	pgbench -n -d bench "$@" >"$out" 2>&1 || true
+}
+
+# "tps|processed|failed|aborted_clients|latency_avg_ms" of a pgbench output
+pgb_parse() {
+	awk '
+		/^tps = / { tps = $3 }
+		/^number of transactions actually processed:/ { split($0, a, ": "); split(a[2], b, "/"); done = b[1] + 0 }
+		/^number of failed transactions:/ { failed = $5 + 0 }
+		/^latency average = / { lat = $4 }
+		/aborted in command|client [0-9]+ aborted/ { aborted++ }
+		/Run was aborted/ { runaborted = 1 }
+		END {
+			if (tps == "") tps = 0
+			if (runaborted && aborted == 0) aborted = 1
+			printf "%s|%d|%d|%d|%s\n", tps, done, failed, aborted, (lat == "" ? "NaN" : lat)
+		}' "$1"
+}
+
+# --- the dashboard data of bench/ingest/run.sh ---------------------------------
+
+# the sellers' time zones, round robin
+BENCH_TIME_ZONES="'UTC','America/New_York','America/Los_Angeles','Europe/Berlin','Asia/Kolkata','Asia/Tokyo','Australia/Sydney'"
+
+# bench_sellers_sql N: SQL inserting sellers 1 .. N, in the seven time zones
+# round robin
+bench_sellers_sql() {
+	cat <<-SQL
+		-- sellers in seven time zones, round robin
+		INSERT INTO seller_analytics.sellers (seller_id, name, category, region, product_type, time_zone)
+		SELECT i, 'seller ' || i,
+			   (ARRAY['fashion', 'electronics', 'home', 'toys', 'books'])[1 + i % 5],
+			   (ARRAY['us-east', 'us-west', 'eu', 'in', 'apac', 'au'])[1 + i % 6],
+			   (ARRAY['physical', 'digital'])[1 + i % 2],
+			   (ARRAY[$BENCH_TIME_ZONES])[1 + i % 7]
+		FROM generate_series(1, $1) i;
+	SQL
+}
+
+# bench_event_functions_sql: SQL creating the event generator
+# bench.day_events and the procedure bench.pending_load (in schema bench)
+bench_event_functions_sql() {
+	cat <<-'SQL'
+		-- per_seller events of each of sellers first .. first + sellers - 1 in the UTC day from
+		-- t0, in time order: 17 % session_start, 62 % page_view, 12 %
+		-- add_to_cart, 8 % order, 1 % refund; sources 28 % direct, 30 % search,
+		-- 15 % social, 10 % email, 10 % ads, 5 % referral, 2 % none; amounts
+		-- exp(N(3.5, 0.8)), quantities 1-3
+		CREATE FUNCTION bench.day_events(t0 timestamptz, first bigint, sellers int, per_seller int, id_prefix text)
+		RETURNS SETOF seller_analytics.events
+		LANGUAGE sql VOLATILE AS $$
+			SELECT x.sid, id_prefix || x.sid || '-' || x.k,
+				   CASE WHEN x.r < 0.17 THEN 'session_start' WHEN x.r < 0.79 THEN 'page_view'
+						WHEN x.r < 0.91 THEN 'add_to_cart' WHEN x.r < 0.99 THEN 'order' ELSE 'refund' END,
+				   t0 + x.t * interval '1 second',
+				   's' || x.sid || '-' || (x.k / 6),
+				   CASE WHEN x.s < 0.02 THEN NULL WHEN x.s < 0.30 THEN 'direct' WHEN x.s < 0.60 THEN 'search'
+						WHEN x.s < 0.75 THEN 'social' WHEN x.s < 0.85 THEN 'email' WHEN x.s < 0.95 THEN 'ads'
+						ELSE 'referral' END,
+				   CASE WHEN x.r >= 0.91 THEN round(exp(3.5 + 0.8 * x.n)::numeric, 2) END,
+				   CASE WHEN x.r >= 0.91 AND x.r < 0.99 THEN 1 + x.k % 3 END
+			FROM (SELECT sid, k, random() AS r, random() AS s,
+						 floor(random() * 86400000000) / 1e6 AS t,
+						 sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS n
+				  FROM generate_series(first, first + sellers - 1) sid, generate_series(1, per_seller) k) x
+			ORDER BY 4
+		$$;
+
+		-- txns transactions of rows events each, random sellers of 1..sellers,
+		-- in the two UTC days from t0: what a stalled compaction leaves
+		CREATE PROCEDURE bench.pending_load(t0 timestamptz, sellers int, txns int, rows int)
+		LANGUAGE plpgsql AS $$
+		BEGIN
+			FOR i IN 1 .. txns LOOP
+				INSERT INTO seller_analytics.events
+				SELECT 1 + floor(random() * sellers)::bigint, 'p' || i || '-' || e.event_id,
+					   e.event_type, e.occurred_at + floor(random() * 2) * interval '1 day',
+					   e.session_id, e.traffic_source, e.amount, e.quantity
+				FROM bench.day_events(t0, 1, 1, rows, '') e;
+				COMMIT;
+			END LOOP;
+		END
+		$$;
+	SQL
+}
+
+# dash_rollup_sql D0 D1 FILTER: the dashboard's three queries of the days D0
+# to D1 (daily metrics, traffic by source, order-value p50/p90), one a line;
+# FILTER goes before the day range of each ('seller_id = :sid AND ', or ''
+# where row-level security picks the seller)
+dash_rollup_sql() {
+	local d0=$1 d1=$2 f=$3
+	cat <<-EOF
+		SELECT day, sessions, page_views, add_to_carts, orders, units, revenue, refunds, refund_amount, conversion_rate, avg_order_value FROM seller_analytics.seller_daily_metrics WHERE ${f}day BETWEEN DATE '$d0' AND DATE '$d1' ORDER BY day;
+		SELECT traffic_source, sum(sessions) AS sessions, sum(page_views) AS page_views, sum(orders) AS orders, sum(revenue) AS revenue, sum(orders) / nullif(sum(sessions), 0)::numeric AS conversion_rate FROM seller_analytics.seller_daily_traffic WHERE ${f}day BETWEEN DATE '$d0' AND DATE '$d1' GROUP BY traffic_source ORDER BY traffic_source;
+		SELECT seller_analytics.approx_percentile(seller_analytics.percentile_merge(order_value), ARRAY[0.5, 0.9]) FROM seller_analytics.seller_daily_metrics WHERE ${f}day BETWEEN DATE '$d0' AND DATE '$d1';
+	EOF
+}
+
+# dash_load D0 DAYS SELLERS EVENTS BIG_SELLERS BIG_EVENTS: the dashboard's
+# events through the capture trigger: for each UTC day from D0, EVENTS
+# events of each of sellers 1 .. SELLERS and BIG_EVENTS of each of the
+# BIG_SELLERS sellers after them, in time order, a day per transaction;
+# compact() after every 10 days and after the last.  Sets DASH_LOAD_MS and
+# DASH_COMPACT_MS (the time loading and compacting) and DASH_COMPACTIONS.
+dash_load() {
+	local d0=$1 days=$2 sellers=$3 events=$4 big=$5 big_events=$6 d t0 t1
+	DASH_LOAD_MS=0
+	DASH_COMPACT_MS=0
+	DASH_COMPACTIONS=0
+	for ((d = 0; d < days; d++)); do
+		t0=$(date +%s%N)
+		psql_b -c "INSERT INTO seller_analytics.events
+			SELECT * FROM (SELECT * FROM bench.day_events(DATE '$d0' + $d, 1, $sellers, $events, 'd$d-')
+						   UNION ALL
+						   SELECT * FROM bench.day_events(DATE '$d0' + $d, $((sellers + 1)), $big, $big_events, 'D$d-')) u
+			ORDER BY occurred_at"
+		t1=$(date +%s%N)
+		DASH_LOAD_MS=$((DASH_LOAD_MS + (t1 - t0) / 1000000))
+		if (((d + 1) % 10 == 0)) || ((d == days - 1)); then
+			t0=$(date +%s%N)
+			rows 'SELECT * FROM seller_analytics.compact()' >/dev/null
+			t1=$(date +%s%N)
+			DASH_COMPACT_MS=$((DASH_COMPACT_MS + (t1 - t0) / 1000000))
+			DASH_COMPACTIONS=$((DASH_COMPACTIONS + 1))
+			echo "   day $((d + 1)) of $days loaded ($((DASH_LOAD_MS / 1000)) s loading, $((DASH_COMPACT_MS / 1000)) s compacting)" >&2
+		fi
+	done
 }
 
 # bench_machine: a report's "## Machine" section (date, nproc, load, CPU,

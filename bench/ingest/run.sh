@@ -109,90 +109,13 @@ VERIFY_TO='2026-12-31'
 # the dashboard's days: local days DASH_D0 .. DASH_D0 + DASH_DAYS - 1
 DASH_D0='2026-08-01'
 HOT_SELLER=1
-TIME_ZONES="'UTC','America/New_York','America/Los_Angeles','Europe/Berlin','Asia/Kolkata','Asia/Tokyo','Australia/Sydney'"
+TIME_ZONES=$BENCH_TIME_ZONES
 
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: run.sh --in-virtualenv REPORT_FILE
 
 has_part() {
 	[[ " $INGEST_PARTS " == *" $1 "* ]]
-}
-
-# median of the numbers on stdin
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NaN"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# "p50|p90|p99|mean|n" (ms) of the latencies (µs) on stdin, nearest rank
-percentiles() {
-	sort -g | awk '
-		{ v[NR] = $1; s += $1 }
-		function at(q,   k) { k = int(q * NR); if (k < q * NR) k++; if (k < 1) k = 1; return v[k] / 1000 }
-		END {
-			if (NR == 0) { print "NaN|NaN|NaN|NaN|0"; exit }
-			printf "%.2f|%.2f|%.2f|%.2f|%d\n", at(0.5), at(0.9), at(0.99), s / NR / 1000, NR
-		}'
-}
-
-# --- server log ---------------------------------------------------------------
-
-log_offset() {
-	if [ -n "$SERVER_LOG" ] && [ -r "$SERVER_LOG" ]; then
-		stat -c %s "$SERVER_LOG"
-	else
-		echo 0
-	fi
-}
-
-# log_since OFFSET: the server log written since OFFSET
-log_since() {
-	if [ -n "$SERVER_LOG" ] && [ -r "$SERVER_LOG" ]; then
-		tail -c +"$(($1 + 1))" "$SERVER_LOG"
-	fi
-}
-
-# log_check PART OFFSET: counts deadlocks and ERRORs since OFFSET into
-# $WORK/log_PART ("deadlocks|errors"), the ERROR lines into $WORK/logerr_PART.
-# Lines of sessions of other databases are left out: the cluster listens on
-# the default port, where other programs of the machine may knock.
-log_check() {
-	local part=$1 off=$2
-	log_since "$off" | awk '
-		/ERROR:|FATAL:|PANIC:/ {
-			# log_line_prefix "%m [%p] %q%u@%d "
-			if (match($0, /\] [^ ]*@[^ ]* /)) {
-				split(substr($0, RSTART + 2, RLENGTH - 3), ud, "@")
-				if (ud[2] != "bench") next
-			}
-			print
-		}' >"$WORK/logerrall_$part" || true
-	head -20 "$WORK/logerrall_$part" >"$WORK/logerr_$part"
-	echo "$(grep -c 'deadlock detected' "$WORK/logerrall_$part" || true)|$(wc -l <"$WORK/logerrall_$part")" >"$WORK/log_$part"
-}
-
-# --- pgbench --------------------------------------------------------------------
-
-# pgb OUT ARGS...: runs pgbench, stdout and stderr to OUT; never fails
-pgb() {
-	local out=$1
-	shift
-	pgbench -n -d bench "$@" >"$out" 2>&1 || true
-}
-
-# "tps|processed|failed|aborted_clients|latency_avg_ms" of a pgbench output
-pgb_parse() {
-	awk '
-		/^tps = / { tps = $3 }
-		/^number of transactions actually processed:/ { split($0, a, ": "); split(a[2], b, "/"); done = b[1] + 0 }
-		/^number of failed transactions:/ { failed = $5 + 0 }
-		/^latency average = / { lat = $4 }
-		/aborted in command|client [0-9]+ aborted/ { aborted++ }
-		/Run was aborted/ { runaborted = 1 }
-		END {
-			if (tps == "") tps = 0
-			if (runaborted && aborted == 0) aborted = 1
-			printf "%s|%d|%d|%d|%s\n", tps, done, failed, aborted, (lat == "" ? "NaN" : lat)
-		}' "$1"
 }
 
 # statement latency (ms) of the line of pgbench -r output containing PATTERN
@@ -423,12 +346,10 @@ write_dash_scripts() {
 	ts0="(DATE '$d0' - 2)::timestamp AT TIME ZONE 'UTC'"
 	ts1="(DATE '$d1' + 3)::timestamp AT TIME ZONE 'UTC'"
 	DASH_D1=$d1
-	cat >"$WORK/dash_rollup.sql" <<-EOF
-		\\set sid random(1, $DASH_SELLERS)
-		SELECT day, sessions, page_views, add_to_carts, orders, units, revenue, refunds, refund_amount, conversion_rate, avg_order_value FROM seller_analytics.seller_daily_metrics WHERE seller_id = :sid AND day BETWEEN DATE '$d0' AND DATE '$d1' ORDER BY day;
-		SELECT traffic_source, sum(sessions) AS sessions, sum(page_views) AS page_views, sum(orders) AS orders, sum(revenue) AS revenue, sum(orders) / nullif(sum(sessions), 0)::numeric AS conversion_rate FROM seller_analytics.seller_daily_traffic WHERE seller_id = :sid AND day BETWEEN DATE '$d0' AND DATE '$d1' GROUP BY traffic_source ORDER BY traffic_source;
-		SELECT seller_analytics.approx_percentile(seller_analytics.percentile_merge(order_value), ARRAY[0.5, 0.9]) FROM seller_analytics.seller_daily_metrics WHERE seller_id = :sid AND day BETWEEN DATE '$d0' AND DATE '$d1';
-	EOF
+	{
+		echo "\\set sid random(1, $DASH_SELLERS)"
+		dash_rollup_sql "$d0" "$d1" 'seller_id = :sid AND '
+	} >"$WORK/dash_rollup.sql"
 	# the raw answers as an application would write them: events joined to
 	# sellers, the local day by AT TIME ZONE (what local_day() computes)
 	local from="FROM seller_analytics.events e JOIN seller_analytics.sellers s ON s.seller_id = e.seller_id"
@@ -499,71 +420,21 @@ in_virtualenv() {
 	report() { cat >>"$WORK/body"; }
 
 	# the server log (pg_virtualenv's cluster 15/regress)
-	SERVER_LOG=$(pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1 == v && $2 == "regress" { print $NF; exit }')
-	if [ -z "$SERVER_LOG" ] || [ ! -r "$SERVER_LOG" ]; then
-		echo "warning: server log not found or not readable ('$SERVER_LOG'); deadlocks and ERRORs are counted from pgbench only" >&2
-		SERVER_LOG=""
-	fi
+	bench_find_server_log
 
 	local nsellers=$((INGEST_SELLERS > DASH_SELLERS + DASH_BIG_SELLERS ? INGEST_SELLERS : DASH_SELLERS + DASH_BIG_SELLERS))
 	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'CREATE DATABASE bench'
 	psql_b <<-SQL
 		CREATE EXTENSION seller_analytics;
 		CREATE SCHEMA bench;
-		-- sellers in seven time zones, round robin
-		INSERT INTO seller_analytics.sellers (seller_id, name, category, region, product_type, time_zone)
-		SELECT i, 'seller ' || i,
-			   (ARRAY['fashion', 'electronics', 'home', 'toys', 'books'])[1 + i % 5],
-			   (ARRAY['us-east', 'us-west', 'eu', 'in', 'apac', 'au'])[1 + i % 6],
-			   (ARRAY['physical', 'digital'])[1 + i % 2],
-			   (ARRAY[$TIME_ZONES])[1 + i % 7]
-		FROM generate_series(1, $nsellers) i;
+		$(bench_sellers_sql "$nsellers")
 		-- the same table without the capture trigger
 		CREATE TABLE bench.events_plain (LIKE seller_analytics.events INCLUDING ALL);
 		ALTER TABLE bench.events_plain ADD FOREIGN KEY (seller_id)
 			REFERENCES seller_analytics.sellers (seller_id);
 		VACUUM (FREEZE, ANALYZE) seller_analytics.sellers;
 
-		-- per_seller events of each of sellers first .. first + sellers - 1 in the UTC day from
-		-- t0, in time order: 17 % session_start, 62 % page_view, 12 %
-		-- add_to_cart, 8 % order, 1 % refund; sources 28 % direct, 30 % search,
-		-- 15 % social, 10 % email, 10 % ads, 5 % referral, 2 % none; amounts
-		-- exp(N(3.5, 0.8)), quantities 1-3
-		CREATE FUNCTION bench.day_events(t0 timestamptz, first bigint, sellers int, per_seller int, id_prefix text)
-		RETURNS SETOF seller_analytics.events
-		LANGUAGE sql VOLATILE AS \$\$
-			SELECT x.sid, id_prefix || x.sid || '-' || x.k,
-				   CASE WHEN x.r < 0.17 THEN 'session_start' WHEN x.r < 0.79 THEN 'page_view'
-						WHEN x.r < 0.91 THEN 'add_to_cart' WHEN x.r < 0.99 THEN 'order' ELSE 'refund' END,
-				   t0 + x.t * interval '1 second',
-				   's' || x.sid || '-' || (x.k / 6),
-				   CASE WHEN x.s < 0.02 THEN NULL WHEN x.s < 0.30 THEN 'direct' WHEN x.s < 0.60 THEN 'search'
-						WHEN x.s < 0.75 THEN 'social' WHEN x.s < 0.85 THEN 'email' WHEN x.s < 0.95 THEN 'ads'
-						ELSE 'referral' END,
-				   CASE WHEN x.r >= 0.91 THEN round(exp(3.5 + 0.8 * x.n)::numeric, 2) END,
-				   CASE WHEN x.r >= 0.91 AND x.r < 0.99 THEN 1 + x.k % 3 END
-			FROM (SELECT sid, k, random() AS r, random() AS s,
-						 floor(random() * 86400000000) / 1e6 AS t,
-						 sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS n
-				  FROM generate_series(first, first + sellers - 1) sid, generate_series(1, per_seller) k) x
-			ORDER BY 4
-		\$\$;
-
-		-- txns transactions of rows events each, random sellers of 1..sellers,
-		-- in the two UTC days from t0: what a stalled compaction leaves
-		CREATE PROCEDURE bench.pending_load(t0 timestamptz, sellers int, txns int, rows int)
-		LANGUAGE plpgsql AS \$\$
-		BEGIN
-			FOR i IN 1 .. txns LOOP
-				INSERT INTO seller_analytics.events
-				SELECT 1 + floor(random() * sellers)::bigint, 'p' || i || '-' || e.event_id,
-					   e.event_type, e.occurred_at + floor(random() * 2) * interval '1 day',
-					   e.session_id, e.traffic_source, e.amount, e.quantity
-				FROM bench.day_events(t0, 1, 1, rows, '') e;
-				COMMIT;
-			END LOOP;
-		END
-		\$\$;
+		$(bench_event_functions_sql)
 	SQL
 
 	# the two tables' definitions, triggers aside
@@ -884,33 +755,17 @@ in_virtualenv() {
 
 	# --- dashboard ----------------------------------------------------------------
 	if has_part dash; then
-		local logoff d t0 t1 load_s comp_s ncomp=0 cstat
+		local logoff t0 t1 load_s comp_s ncomp=0 cstat
 		logoff=$(log_offset)
 		psql_b -c 'TRUNCATE seller_analytics.events, bench.events_plain' -c 'CHECKPOINT'
 		write_dash_scripts
 		bench_section "dashboard: loading $DASH_SELLERS sellers x $DASH_DAYS days x $DASH_EVENTS events"
 		# a day per transaction in time order, through the capture trigger;
 		# compact() after every 10 days (timed apart)
-		load_s=0
-		comp_s=0
-		for ((d = 0; d < DASH_DAYS; d++)); do
-			t0=$(date +%s%N)
-			psql_b -c "INSERT INTO seller_analytics.events
-				SELECT * FROM (SELECT * FROM bench.day_events(DATE '$DASH_D0' + $d, 1, $DASH_SELLERS, $DASH_EVENTS, 'd$d-')
-							   UNION ALL
-							   SELECT * FROM bench.day_events(DATE '$DASH_D0' + $d, $((DASH_SELLERS + 1)), $DASH_BIG_SELLERS, $DASH_BIG_EVENTS, 'D$d-')) u
-				ORDER BY occurred_at"
-			t1=$(date +%s%N)
-			load_s=$((load_s + (t1 - t0) / 1000000))
-			if (((d + 1) % 10 == 0)) || ((d == DASH_DAYS - 1)); then
-				t0=$(date +%s%N)
-				rows 'SELECT * FROM seller_analytics.compact()' >/dev/null
-				t1=$(date +%s%N)
-				comp_s=$((comp_s + (t1 - t0) / 1000000))
-				ncomp=$((ncomp + 1))
-				echo "   day $((d + 1)) of $DASH_DAYS loaded ($((load_s / 1000)) s loading, $((comp_s / 1000)) s compacting)" >&2
-			fi
-		done
+		dash_load "$DASH_D0" "$DASH_DAYS" "$DASH_SELLERS" "$DASH_EVENTS" "$DASH_BIG_SELLERS" "$DASH_BIG_EVENTS"
+		load_s=$DASH_LOAD_MS
+		comp_s=$DASH_COMPACT_MS
+		ncomp=$DASH_COMPACTIONS
 		bench_section "dashboard: VACUUM ANALYZE"
 		psql_b -c 'VACUUM (ANALYZE) seller_analytics.events, seller_analytics.daily_metrics,
 			seller_analytics.daily_traffic, seller_analytics.pending_deltas, seller_analytics.recompute_marks'

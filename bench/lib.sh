@@ -72,6 +72,20 @@ as_root() {
 	"${BENCH_SUDO[@]}" "$@"
 }
 
+# bench_command TARGET: exports BENCH_COMMAND, the command as run for the
+# report: "make TARGET" after the settings named in $BENCH_SETTINGS that the
+# environment gives (outside the virtualenv stage only)
+bench_command() {
+	local v
+	BENCH_COMMAND="make $1"
+	for v in $BENCH_SETTINGS; do
+		# shellcheck disable=SC2089,SC2090
+		if [ -n "${!v+x}" ]; then BENCH_COMMAND="$v='${!v}' $BENCH_COMMAND"; fi
+	done
+	# shellcheck disable=SC2090
+	export BENCH_COMMAND
+}
+
 bench_section() {
 	echo "==== $* [$(($(date +%s) - BENCH_START))s]" >&2
 }

@@ -61,15 +61,9 @@ BENCH_SETTINGS="INGEST_SECONDS INGEST_ROUNDS INGEST_CLIENTS INGEST_THREADS INGES
 	INGEST_BATCH INGEST_COPY_ROWS INGEST_COPY_ROUNDS INGEST_COMPACT_INTERVAL DASH_SELLERS
 	DASH_DAYS DASH_EVENTS DASH_BIG_SELLERS DASH_BIG_EVENTS DASH_SECONDS DASH_ROUNDS DASH_PENDING_TXNS DASH_PENDING_ROWS
 	DASH_VERIFY_DAYS INGEST_PARTS INGEST_PERF INGEST_PERF_SECONDS"
-# the command as run, for the report: the settings given in the environment
+# the command as run, for the report
 if [ "${1:-}" != "--in-virtualenv" ]; then
-	BENCH_COMMAND="make bench-ingest"
-	for v in $BENCH_SETTINGS; do
-		# shellcheck disable=SC2089,SC2090
-		if [ -n "${!v+x}" ]; then BENCH_COMMAND="$v='${!v}' $BENCH_COMMAND"; fi
-	done
-	# shellcheck disable=SC2090
-	export BENCH_COMMAND
+	bench_command bench-ingest
 fi
 
 INGEST_SECONDS=${INGEST_SECONDS:-15}

@@ -66,15 +66,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_SETTINGS="SEC_SELLERS SEC_DAYS SEC_EVENTS SEC_BIG_SELLERS SEC_BIG_EVENTS SEC_ROUNDS
 	SEC_TXNS SEC_PENDING_TXNS SEC_PENDING_ROWS SEC_SELLER_PENDING_TXNS SEC_COPY_ROWS
 	SEC_COPY_ROUNDS SEC_PARTS"
-# the command as run, for the report: the settings given in the environment
+# the command as run, for the report
 if [ "${1:-}" != "--in-virtualenv" ]; then
-	BENCH_COMMAND="make bench-security"
-	for v in $BENCH_SETTINGS; do
-		# shellcheck disable=SC2089,SC2090
-		if [ -n "${!v+x}" ]; then BENCH_COMMAND="$v='${!v}' $BENCH_COMMAND"; fi
-	done
-	# shellcheck disable=SC2090
-	export BENCH_COMMAND
+	bench_command bench-security
 fi
 
 SEC_SELLERS=${SEC_SELLERS:-4000}

@@ -5,7 +5,8 @@
  * The extension's SQL objects live in the schema seller_analytics; see
  * control/seller_analytics--0.1.sql.  This file holds what must happen once
  * per backend when the library loads: the sketch core's interrupt check,
- * the transaction callbacks of the capture trigger and the tenant setting.
+ * the transaction callbacks of the capture trigger, the tenant setting and
+ * the privacy budget setting.
  */
 #include "postgres.h"
 
@@ -14,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "capture.h"
+#include "dp_budget.h"
 #include "sketch.h"
 #include "tenant.h"
 
@@ -34,6 +36,7 @@ _PG_init(void)
 	sketch_check_interrupts = SketchCheckInterrupts;
 	capture_init();
 	tenant_init();
+	dp_budget_init();
 	/* no placeholder settings seller_analytics.* from now on: a typo errors */
 	MarkGUCPrefixReserved("seller_analytics");
 }

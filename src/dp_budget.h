@@ -1,0 +1,43 @@
+/*
+ * dp_budget.h
+ *	  The privacy budget ledger (dp_budget.c): the setting
+ *	  seller_analytics.privacy_budget and the debit every noisy aggregate
+ *	  makes before it yields a value.
+ */
+#ifndef DP_BUDGET_H
+#define DP_BUDGET_H
+
+/* one unit of a privacy budget is 1e-9 epsilon */
+#define DP_UNITS_PER_EPSILON	INT64CONST(1000000000)
+
+/* SQLSTATE of "privacy budget exhausted": class DP, not used by PostgreSQL */
+#define ERRCODE_PRIVACY_BUDGET_EXHAUSTED	MAKE_SQLSTATE('D','P','0','0','1')
+
+/* defines seller_analytics.privacy_budget; call before MarkGUCPrefixReserved */
+extern void dp_budget_init(void);
+
+/*
+ * epsilon (finite, > 0) in exact units: rounded up for a debit (the ledger
+ * never under-counts the double's exact value), down for a budget's total.
+ * Errors (22023) for NaN, infinities, values <= 0, a total that rounds to
+ * zero, or more units than a bigint holds.
+ */
+extern int64 dp_epsilon_units(double epsilon, bool round_up);
+
+/*
+ * Debits epsilon (rounded up to units) from every budget that the session's
+ * seller_analytics.privacy_budget names, in a transaction of its own that
+ * has committed when this returns; returns the units debited from each.
+ * Either every named budget is debited or none is.  Errors: no budget set
+ * (22023), a budget that does not exist (42704), one the current role was
+ * not granted or a member of seller_analytics_seller (42501), not enough
+ * left in one of them (ERRCODE_PRIVACY_BUDGET_EXHAUSTED; nothing spent), no
+ * background worker slot (53000).  Call it in the final function of a noisy
+ * aggregate, once per evaluation, before the noise is drawn.
+ */
+extern int64 dp_debit(double epsilon);
+
+/* the same with the amount in units already (> 0) */
+extern void dp_debit_units(int64 units, double epsilon);
+
+#endif							/* DP_BUDGET_H */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The upgrade chain: 0.1 -> 0.2 -> 0.3 with data in every step, against a
-# fresh CREATE EXTENSION.
+# The upgrade chain: 0.1 -> 0.2 -> 0.3 -> 0.4 with data in every step,
+# against a fresh CREATE EXTENSION.
 #
 # Runs against the server the PG* environment variables point to (the
 # throw-away cluster of `make test`), as a superuser.
@@ -13,7 +13,9 @@
 #      live views are what they were (as a superuser); the 0.2 reader now
 #      sees no row (row-level security fails closed); a seller login
 #      mapped with assign_seller_role sees its seller's rows only
-#   3. the upgraded database's extension is the same, object for object, as
+#   3. ALTER EXTENSION ... UPDATE TO '0.4': the live views are what they
+#      were; a privacy budget can be created and spent
+#   4. the upgraded database's extension is the same, object for object, as
 #      a fresh CREATE EXTENSION's: owners, privileges, row-level security,
 #      policies, view options, function attributes and triggers
 #
@@ -112,7 +114,20 @@ REVOKE ALL ON FUNCTION seller_analytics.recompute_seller_day(bigint, date) FROM 
 REVOKE USAGE ON SCHEMA seller_analytics FROM $READER;
 SQL
 
-# --- 3. upgraded = fresh -----------------------------------------------------
+# --- 3. 0.4 ------------------------------------------------------------------
+psql_db "$OLD" -c "ALTER EXTENSION seller_analytics UPDATE TO '0.4'" >/dev/null
+check "version after the update to 0.4" "0.4" \
+	"$(psql_db "$OLD" -c "SELECT extversion FROM pg_extension WHERE extname = 'seller_analytics'")"
+psql_db "$OLD" -c "$views" >"$work/views_04"
+check "live views unchanged by the update to 0.4" "" "$(diff "$work/views_03" "$work/views_04" || true)"
+check "0.4: a privacy budget is created and spent" "250000000|0.75|1" \
+	"$(psql_db "$OLD" -c "SELECT seller_analytics.create_privacy_budget('upgrade', 1)" \
+		-c "SET seller_analytics.privacy_budget = 'upgrade'" \
+		-c "SELECT seller_analytics.spend_privacy_budget(0.25)" \
+		-c "SELECT seller_analytics.privacy_budget_remaining('upgrade') || '|' ||
+		           (SELECT count(*) FROM seller_analytics.privacy_ledger)" | tail -2 | paste -sd'|')"
+
+# --- 4. upgraded = fresh -----------------------------------------------------
 psql_db "$NEW" -c "CREATE EXTENSION seller_analytics" >/dev/null
 
 # every member object with what decides who may do what with it

@@ -20,19 +20,29 @@
  *
  * The setting's check hook refuses a value from anyone who is not a member
  * of seller_analytics_app, so a seller typing SET gets an error, not another
- * seller's rows.  The hook can only decide inside a transaction of an
- * ordinary session (it needs the catalogs); values that arrive elsewhere
- * (the configuration file, connection options before the library is
- * loaded) are accepted there and then ignored by current_seller_id() unless
- * session_user is a member of seller_analytics_app: the check that counts is
- * made every time the setting is read.
+ * seller's rows.  The hook can only decide inside a transaction of a session
+ * that has a user (it needs the catalogs): SET, set_config(), and, when the
+ * library is preloaded, connection options and ALTER ROLE ... SET values at
+ * login.  Values that arrive elsewhere (the configuration file, or a SET
+ * before the library was loaded in the session) are taken there and then
+ * ignored by current_seller_id() unless session_user is a member of
+ * seller_analytics_app: the check that counts is made every time the setting
+ * is read.
+ *
+ * One transaction, one seller: once current_seller_id() has returned the
+ * setting's seller in a transaction, the hook refuses another seller until
+ * the transaction ends.  A policy on a sequential scan is evaluated row by
+ * row, so otherwise a set_config() in a query, or a SET between two FETCHes
+ * of a cursor, would let one query read two sellers.
  *
  * The mapping of session_user is looked up through seller_roles' primary
  * key with the latest snapshot and cached per backend until seller_roles is
  * invalidated (its trigger sends a relcache invalidation at every change)
  * or a role changes.  The lookup opens seller_roles first, which processes
  * pending invalidations, and then takes its snapshot, so a revocation that
- * has committed is never read as still in force.
+ * has committed is never read as still in force.  A parallel query cannot
+ * take a new snapshot: it reads with its own, and keeps the answer until the
+ * transaction ends only.
  */
 #include "postgres.h"
 

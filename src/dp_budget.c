@@ -147,7 +147,7 @@ EpsilonUnits(double epsilon, bool round_up, int64 *units)
 }
 
 int64
-dp_epsilon_units(double epsilon, bool round_up)
+dp_ledger_units(double epsilon, bool round_up)
 {
 	int64		units;
 
@@ -633,7 +633,7 @@ dp_debit_units(int64 units, double epsilon)
 int64
 dp_debit(double epsilon)
 {
-	int64		units = dp_epsilon_units(epsilon, true);
+	int64		units = dp_ledger_units(epsilon, true);
 
 	dp_debit_units(units, epsilon);
 	return units;
@@ -649,7 +649,7 @@ PG_FUNCTION_INFO_V1(seller_analytics_privacy_epsilon_units);
 Datum
 seller_analytics_privacy_epsilon_units(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(dp_epsilon_units(PG_GETARG_FLOAT8(0), PG_GETARG_BOOL(1)));
+	PG_RETURN_INT64(dp_ledger_units(PG_GETARG_FLOAT8(0), PG_GETARG_BOOL(1)));
 }
 
 /*

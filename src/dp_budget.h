@@ -22,7 +22,7 @@ extern void dp_budget_init(void);
  * Errors (22023) for NaN, infinities, values <= 0, a total that rounds to
  * zero, or more units than a bigint holds.
  */
-extern int64 dp_epsilon_units(double epsilon, bool round_up);
+extern int64 dp_ledger_units(double epsilon, bool round_up);
 
 /*
  * Debits epsilon (rounded up to units) from every budget that the session's

@@ -131,6 +131,20 @@ FractionBitsUp(uint128 r, uint128 b, int m)
 	return r != 0 ? bits + 1 : bits;
 }
 
+/* num / den (den a power of two) in lowest terms */
+static DpStatus
+DyadicInLowestTerms(uint64_t num, uint64_t den, DpRational *out)
+{
+	while (den > 1 && (num & 1) == 0)
+	{
+		num >>= 1;
+		den >>= 1;
+	}
+	out->num = num;
+	out->den = den;
+	return DP_OK;
+}
+
 /*
  * a / b with 64-bit terms, rounded up: exact when the reduced quotient fits,
  * else q + (fraction rounded up to m bits) over 2^m, m as large as fits.
@@ -178,14 +192,7 @@ dp_rational_div_up(DpRational a, DpRational b, DpRational *out)
 		return DP_ERR_OVERFLOW;
 	num = (uint64_t) wide;
 	den = UINT64_C(1) << m;
-	while (den > 1 && (num & 1) == 0)
-	{
-		num >>= 1;
-		den >>= 1;
-	}
-	out->num = num;
-	out->den = den;
-	return DP_OK;
+	return DyadicInLowestTerms(num, den, out);
 }
 
 /* epsilon rounded down to a multiple of 2^-DP_EPSILON_DEN_BITS */
@@ -205,14 +212,7 @@ dp_epsilon_from_double(double epsilon, DpRational *out)
 	if (scaled < 1.0)
 		return DP_ERR_PARAM;
 	num = (uint64_t) scaled;
-	while (den > 1 && (num & 1) == 0)
-	{
-		num >>= 1;
-		den >>= 1;
-	}
-	out->num = num;
-	out->den = den;
-	return DP_OK;
+	return DyadicInLowestTerms(num, den, out);
 }
 
 /* ceil(epsilon * DP_LEDGER_UNITS), exactly */

@@ -396,6 +396,19 @@ dash_load() {
 	done
 }
 
+# bench_server_head: the start of a report's "## Server" section: the
+# server's version, the commit the extension was built from (bench_build_install
+# builds it without assertions), the extensions installed and the options of
+# the throw-away cluster
+bench_server_head() {
+	echo '## Server'
+	echo
+	echo "- $(rows 'SELECT version()')"
+	echo "- seller_analytics built from: ${BENCH_SOURCE:-unknown} (no assertions)"
+	echo "- extensions: $(rows "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")"
+	echo "- throw-away cluster (pg_virtualenv) started with: $(printf -- '-o %s ' "${BENCH_PG_OPTS[@]}")(pg_virtualenv adds fsync=off)"
+}
+
 # bench_machine: a report's "## Machine" section (date, nproc, load, CPU,
 # OS, free -h)
 bench_machine() {

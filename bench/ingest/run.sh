@@ -461,9 +461,8 @@ in_virtualenv() {
 	done
 
 	# --- machine and server --------------------------------------------------
-	local today pgversion
+	local today
 	today=$(date +%F)
-	pgversion=$(rows 'SELECT version()')
 	{
 		echo "# Ingest benchmark of the capture trigger, $today"
 		echo
@@ -477,12 +476,7 @@ in_virtualenv() {
 		echo "The machine is shared: other work ran beside this benchmark, which is why"
 		echo "the contenders alternate in every round and the figures are medians and ratios."
 		echo
-		echo '## Server'
-		echo
-		echo "- $pgversion"
-		echo "- seller_analytics built from: ${BENCH_SOURCE:-unknown} (no assertions)"
-		echo "- extensions: $(rows "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")"
-		echo "- throw-away cluster (pg_virtualenv) started with: $(printf -- '-o %s ' "${BENCH_PG_OPTS[@]}")(pg_virtualenv adds fsync=off)"
+		bench_server_head
 		echo "- fsync is off (as pg_virtualenv sets it) and synchronous_commit on: every commit"
 		echo "  still writes its WAL, but nothing waits for the disk.  Deliberately: with fsync on,"
 		echo "  the WAL flush per commit of this VM's disk would dominate the single-row runs and"

@@ -483,9 +483,8 @@ in_virtualenv() {
 	export BENCH_PASSWORD
 
 	# --- machine and server --------------------------------------------------
-	local today pgversion
+	local today
 	today=$(date +%F)
-	pgversion=$(rows 'SELECT version()')
 	{
 		echo "# Row-level security benchmark, $today"
 		echo
@@ -499,12 +498,7 @@ in_virtualenv() {
 		echo "The machine is shared: other work may run beside this benchmark, which is why"
 		echo "the contenders alternate in every round and the figures are medians and ratios."
 		echo
-		echo '## Server'
-		echo
-		echo "- $pgversion"
-		echo "- seller_analytics built from: ${BENCH_SOURCE:-unknown} (no assertions)"
-		echo "- extensions: $(rows "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")"
-		echo "- throw-away cluster (pg_virtualenv) started with: $(printf -- '-o %s ' "${BENCH_PG_OPTS[@]}")(pg_virtualenv adds fsync=off)"
+		bench_server_head
 		echo "- pgbench $(pgbench --version | awk '{ print $3 }'), -M prepared, one client, TCP to localhost with"
 		echo "  password authentication (scram-sha-256), on the same CPUs as the server"
 		echo '- settings as seen by the server:'

@@ -117,9 +117,8 @@ in_virtualenv() {
 	SQL
 
 	# --- machine and server --------------------------------------------------
-	local today pgversion
+	local today
 	today=$(date +%F)
-	pgversion=$(rows 'SELECT version()')
 	{
 		echo "# Percentile sketch benchmark, $today"
 		echo
@@ -129,12 +128,7 @@ in_virtualenv() {
 		echo '(`tdigest(x, 100)`), on the same tables in one run.'
 		echo
 		bench_machine
-		echo '## Server'
-		echo
-		echo "- $pgversion"
-		echo "- seller_analytics built from: ${BENCH_SOURCE:-unknown}"
-		echo "- extensions: $(rows "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'")"
-		echo "- throw-away cluster (pg_virtualenv) started with: $(printf -- '-o %s ' "${BENCH_PG_OPTS[@]}")(pg_virtualenv adds fsync=off)"
+		bench_server_head
 		echo '- settings as seen by the server (sections below change some per query, as stated):'
 		echo
 		rows "SELECT name, setting || coalesce(' ' || unit, ''), source FROM pg_settings

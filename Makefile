@@ -91,8 +91,8 @@ include $(PGXS)
 BUILD_DIR ?= build
 
 # Pure-C cores (no PostgreSQL headers) shared by the unit tests and fuzzers.
-CORE_SRCS = src/sketch.c src/sketch_table.c src/dp_noise.c
-CORE_HDRS = $(wildcard src/sketch.h src/dp_noise.h)
+CORE_SRCS = src/sketch.c src/sketch_table.c src/dp_noise.c src/dp_mech.c
+CORE_HDRS = $(wildcard src/sketch.h src/dp_noise.h src/dp_mech.h)
 
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
 UNIT_NAMES = $(basename $(notdir $(UNIT_SRCS)))

@@ -33,14 +33,17 @@ CREATE ROLE pb_seller LOGIN IN ROLE seller_analytics_seller;
 CREATE ROLE pb_both LOGIN IN ROLE seller_analytics_seller, seller_analytics_analyst;
 
 --
--- Units: exact, from the double's binary value; a budget's total rounds
--- down, a debit up.  0.1 is 0.1000000000000000055... as a double, so a debit
--- of 0.1 costs 100000001 units; binary fractions cost what they say.
+-- Units: exact integers.  A debit is what the noise is calibrated on:
+-- epsilon rounded down to a multiple of 2^-32, then up to a unit, so 0.1
+-- costs 100000000 units and the smallest debit is 2^-32 (1 unit).  A
+-- budget's total is the double rounded down to a unit.
 --
 SELECT e, seller_analytics.privacy_epsilon_units(e) AS debit,
        seller_analytics.privacy_epsilon_units(e, false) AS total
-FROM (VALUES (0.1::float8), (0.125), (0.25), (1), (1e-9), (2.5e-9), (9e9)) v(e);
-SELECT seller_analytics.privacy_epsilon_units(5e-324) AS smallest_debit;
+FROM (VALUES (0.1::float8), (0.125), (0.25), (1), (1e-9), (2.5e-9), (1e9)) v(e);
+SELECT seller_analytics.privacy_epsilon_units(2^(-32)) AS smallest_debit;
+SELECT seller_analytics.privacy_epsilon_units(5e-324);
+\echo :LAST_ERROR_SQLSTATE
 SELECT seller_analytics.privacy_epsilon_units(5e-324, false);
 \echo :LAST_ERROR_SQLSTATE
 SELECT seller_analytics.privacy_epsilon_units('NaN');

@@ -51,6 +51,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -60,6 +61,7 @@
 #include "utils/snapmgr.h"
 
 #include "dp_budget.h"
+#include "dp_noise.h"
 
 #define SETTING_NAME	"seller_analytics.privacy_budget"
 #define OWNER_ROLE		"seller_analytics_owner"
@@ -111,12 +113,12 @@ PGDLLEXPORT void seller_analytics_dp_budget_worker(Datum main_arg);
 	"          AND pg_catalog.pg_has_role($2, g.role::pg_catalog.oid, 'MEMBER'))"
 
 /*
- * EpsilonUnits: epsilon * 1e9, rounded up or down, computed exactly from
- * the double's mantissa and exponent.  False when epsilon is not finite
+ * TotalUnits: a budget's total, epsilon * 1e9 rounded down, computed
+ * exactly from the double's mantissa and exponent.  False when epsilon is not finite
  * and positive or the result does not fit in an int64.
  */
 static bool
-EpsilonUnits(double epsilon, bool round_up, int64 *units)
+TotalUnits(double epsilon, int64 *units)
 {
 	int			exponent;
 	double		fraction;
@@ -138,8 +140,6 @@ EpsilonUnits(double epsilon, bool round_up, int64 *units)
 		quotient = 0;
 	else
 		quotient = scaled >> shift;
-	if (round_up && (shift >= 127 || (scaled & ((((uint128) 1) << shift) - 1)) != 0))
-		quotient++;
 	if (quotient > (uint128) PG_INT64_MAX)
 		return false;
 	*units = (int64) quotient;
@@ -155,7 +155,28 @@ dp_ledger_units(double epsilon, bool round_up)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("epsilon must be a finite number greater than zero")));
-	if (!EpsilonUnits(epsilon, round_up, &units))
+	if (round_up)
+	{
+		/*
+		 * A debit: the noise is calibrated on epsilon rounded down to a
+		 * multiple of 2^-32 (dp_epsilon_from_double), and the ledger counts
+		 * that rational, rounded up to a unit, so that 0.1 costs 10^8 units.
+		 */
+		DpRational	rounded;
+		DpStatus	st = dp_epsilon_from_double(epsilon, &rounded);
+
+		if (st == DP_ERR_PARAM)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("epsilon %g is less than 2^-32, the smallest a noisy aggregate takes", epsilon)));
+		if (st != DP_OK || dp_epsilon_units(rounded, &units) != DP_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("epsilon %g is too large", epsilon),
+					 errdetail("A noisy aggregate takes an epsilon below 2^32.")));
+		return units;
+	}
+	if (!TotalUnits(epsilon, &units))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("epsilon %g is too large", epsilon),
@@ -571,8 +592,12 @@ dp_debit_units(int64 units, double epsilon)
 	char	   *p;
 
 	Assert(units > 0);
-	if (IsParallelWorker())
-		elog(ERROR, "a privacy budget cannot be spent in a parallel worker");
+	/*
+	 * A parallel worker may spend too (a plan may run a whole aggregation,
+	 * final function and all, in one): it has the leader's user, session
+	 * user and settings, and it waits here, like any backend, until the
+	 * debit has committed before its value goes on to the leader.
+	 */
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -589,7 +614,8 @@ dp_debit_units(int64 units, double epsilon)
 	req->database = MyDatabaseId;
 	req->current_user = GetUserId();
 	req->session_user = GetSessionUserId();
-	req->caller_pid = MyProcPid;
+	req->caller_pid = (IsParallelWorker() && MyProc->lockGroupLeader != NULL) ?
+		MyProc->lockGroupLeader->pid : MyProcPid;	/* the leader's, in a worker */
 	req->units = units;
 	req->epsilon = epsilon;
 	req->nbudgets = nbudgets;

@@ -17,15 +17,17 @@
 extern void dp_budget_init(void);
 
 /*
- * epsilon (finite, > 0) in exact units: rounded up for a debit (the ledger
- * never under-counts the double's exact value), down for a budget's total.
- * Errors (22023) for NaN, infinities, values <= 0, a total that rounds to
- * zero, or more units than a bigint holds.
+ * epsilon (finite, > 0) in exact units.  A debit (round_up) counts what a
+ * noisy aggregate calibrates its noise on, epsilon rounded down to a
+ * multiple of 2^-32, rounded up to a unit: never less than it spends, and
+ * 0.1 is 10^8 units.  A budget's total is the double rounded down.
+ * Errors (22023) for NaN, infinities, values <= 0, a debit below 2^-32 or
+ * from 2^32, a total that rounds to zero or exceeds a bigint.
  */
 extern int64 dp_ledger_units(double epsilon, bool round_up);
 
 /*
- * Debits epsilon (rounded up to units) from every budget that the session's
+ * Debits epsilon (dp_ledger_units(epsilon, true) units) from every budget that the session's
  * seller_analytics.privacy_budget names, in a transaction of its own that
  * has committed when this returns; returns the units debited from each.
  * Either every named budget is debited or none is.  Errors: no budget set

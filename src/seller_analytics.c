@@ -4,7 +4,7 @@
  *
  * The extension's SQL objects live in the schema seller_analytics; see
  * control/seller_analytics--0.1.sql.  This file holds what must happen once
- * per backend when the library loads: the sketch core's interrupt check,
+ * per backend when the library loads: the pure-C cores' interrupt check,
  * the transaction callbacks of the capture trigger, the tenant setting and
  * the privacy budget setting.
  */
@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "dp_budget.h"
+#include "dp_noise.h"
 #include "sketch.h"
 #include "tenant.h"
 
@@ -23,7 +24,7 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* lets the pure-C sketch core honour query cancellation in long loops */
+/* lets the pure-C sketch and noise cores honour query cancellation in long loops */
 static void
 SketchCheckInterrupts(void)
 {
@@ -34,6 +35,7 @@ void
 _PG_init(void)
 {
 	sketch_check_interrupts = SketchCheckInterrupts;
+	dp_check_interrupts = SketchCheckInterrupts;
 	capture_init();
 	tenant_init();
 	dp_budget_init();

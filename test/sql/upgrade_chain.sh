@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The upgrade chain: 0.1 -> 0.2 -> 0.3 -> 0.4 with data in every step,
+# The upgrade chain: 0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5 with data in every step,
 # against a fresh CREATE EXTENSION.
 #
 # Runs against the server the PG* environment variables point to (the
@@ -15,7 +15,9 @@
 #      mapped with assign_seller_role sees its seller's rows only
 #   3. ALTER EXTENSION ... UPDATE TO '0.4': the live views are what they
 #      were; a privacy budget can be created and spent
-#   4. the upgraded database's extension is the same, object for object, as
+#   4. ALTER EXTENSION ... UPDATE TO '0.5': a noisy aggregate spends from
+#      the budget created in 0.4
+#   5. the upgraded database's extension is the same, object for object, as
 #      a fresh CREATE EXTENSION's: owners, privileges, row-level security,
 #      policies, view options, function attributes and triggers
 #
@@ -127,7 +129,17 @@ check "0.4: a privacy budget is created and spent" "250000000|0.75|1" \
 		-c "SELECT seller_analytics.privacy_budget_remaining('upgrade') || '|' ||
 		           (SELECT count(*) FROM seller_analytics.privacy_ledger)" | tail -2 | paste -sd'|')"
 
-# --- 4. upgraded = fresh -----------------------------------------------------
+# --- 4. 0.5 ------------------------------------------------------------------
+psql_db "$OLD" -c "ALTER EXTENSION seller_analytics UPDATE TO '0.5'" >/dev/null
+check "version after the update to 0.5" "0.5" \
+	"$(psql_db "$OLD" -c "SELECT extversion FROM pg_extension WHERE extname = 'seller_analytics'")"
+check "0.5: a noisy aggregate spends from the budget kept since 0.4" "2|0.5" \
+	"$(psql_db "$OLD" -c "SET seller_analytics.privacy_budget = 'upgrade'" \
+		-c "SELECT seller_analytics.noisy_count(0.25) IS NOT NULL FROM seller_analytics.events" \
+		-c "SELECT (SELECT count(*) FROM seller_analytics.privacy_ledger) || '|' ||
+		           seller_analytics.privacy_budget_remaining('upgrade')" | tail -1)"
+
+# --- 5. upgraded = fresh -----------------------------------------------------
 psql_db "$NEW" -c "CREATE EXTENSION seller_analytics" >/dev/null
 
 # every member object with what decides who may do what with it

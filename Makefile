@@ -28,6 +28,9 @@
 #                       in the script's header, e.g. INGEST_SECONDS=5)
 #   make bench-capture-variants   bench/ingest/variants.sh (the C row trigger
 #                       against a PL/pgSQL statement trigger and no trigger)
+#   make bench-privacy-error   bench/privacy/error_table.sh (the noisy
+#                       aggregates' error by cohort size and epsilon, by
+#                       simulation of their C mechanisms; no server)
 #   make bench-security bench/security/run.sh (the dashboard as a seller's
 #                       login under row-level security against the owner's
 #                       explicit filter, and loading through event_intake;
@@ -132,7 +135,7 @@ demo:
 bench:
 	bash bench/sketch/run.sh
 
-.PHONY: bench-ingest bench-capture-variants bench-security
+.PHONY: bench-ingest bench-capture-variants bench-security bench-privacy-error
 bench-ingest:
 	bash bench/ingest/run.sh
 
@@ -141,6 +144,9 @@ bench-security:
 
 bench-capture-variants:
 	bash bench/ingest/variants.sh
+
+bench-privacy-error:
+	bash bench/privacy/error_table.sh
 
 # installcheck runs REGRESS and then ISOLATION; these run one of them each,
 # so that a failing regression test does not hide the isolation results.

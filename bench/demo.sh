@@ -275,6 +275,32 @@ demo_live() {
 		COMMIT;
 		RESET SESSION AUTHORIZATION;
 		\echo
+
+		\echo '== private cohort figures: noisy aggregates, paid from a privacy budget'
+		\echo '-- each seller once (its average order value over the month), a row per category;'
+		\echo '-- the noisy figures change from run to run, and each costs epsilon 0.5'
+		SELECT create_privacy_budget('demo_q4', 5);
+		SET seller_analytics.privacy_budget = 'demo_q4';
+		WITH per_seller AS (
+			SELECT s.category, m.seller_id,
+				   sum(m.revenue) / nullif(sum(m.orders), 0) AS avg_order
+			FROM seller_daily_metrics m JOIN sellers s USING (seller_id)
+			GROUP BY s.category, m.seller_id)
+		SELECT category,
+			   noisy_count(seller_id, 0.5) AS sellers, count(*) AS exact_sellers,
+			   round(noisy_avg(seller_id, avg_order, 0, 250, 0.5)::numeric, 2) AS avg_order,
+			   round(avg(least(greatest(avg_order, 0), 250))::numeric, 2) AS exact_avg_order
+		FROM per_seller WHERE avg_order IS NOT NULL
+		GROUP BY category ORDER BY category;
+		\echo '-- what was spent: 3 categories x 2 aggregates x 0.5'
+		SELECT privacy_budget_remaining('demo_q4') AS epsilon_left,
+			   count(*) AS debits, sum(units) AS units
+		FROM privacy_ledger WHERE budget = 'demo_q4';
+		\echo '-- and when it runs out, nothing more is released (SQLSTATE DP001)'
+		\set ON_ERROR_STOP 0
+		SELECT noisy_count(2.5) FROM sellers;
+		\set ON_ERROR_STOP 1
+		\echo
 	SQL
 }
 

@@ -676,6 +676,7 @@ seller_analytics_noisy_serialize(PG_FUNCTION_ARGS)
 		units_start_iterate(s->units, &it);
 		while ((e = units_iterate(s->units, &it)) != NULL)
 		{
+			CHECK_FOR_INTERRUPTS();
 			pq_sendint64(&buf, e->unit);
 			pq_sendint64(&buf, (int64) (e->total >> 64));
 			pq_sendint64(&buf, (int64) (uint64) e->total);
@@ -815,6 +816,8 @@ UnitTotals(const DpAggState *s, const DpMech *m, int64 *n, int128 *sum)
 	units_start_iterate(s->units, &it);
 	while ((e = units_iterate(s->units, &it)) != NULL)
 	{
+		if ((*n & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
 		(*n)++;
 		*sum += dp_mech_clamp_total(m, e->total);	/* |each| <= 2^59 */
 	}
@@ -906,7 +909,10 @@ seller_analytics_noisy_histogram_final(PG_FUNCTION_ARGS)
 
 		units_start_iterate(s->units, &it);
 		while ((e = units_iterate(s->units, &it)) != NULL)
+		{
+			CHECK_FOR_INTERRUPTS();
 			counts[dp_mech_bin(&m, dp_mech_clamp_total(&m, e->total))]++;
+		}
 	}
 	else if (s != NULL)
 		memcpy(counts, s->counts, sizeof(int64) * m.bins);

@@ -29,8 +29,10 @@
  *
  * The fixed-point precision is chosen from the public parameters alone
  * (bounds and epsilon), so that the sum's sensitivity is at most 2^60 and
- * every scale at most 2^51 (dp_mech_init): the noise never overflows, and
- * the grid is finer than 2^-47 of the bound's magnitude.
+ * every scale at most 2^51 (dp_mech_init): the noise never overflows.  The
+ * grid step is at most 2^-47 of the bounds' magnitude for epsilon >= 1/2
+ * and 2^-47 / epsilon of it below that: in every case at least 2^15 times
+ * finer than the noise's scale.
  *
  * Built with DP_WEAKEN_FOR_TEST defined, every sensitivity is halved: a
  * deliberately broken mechanism, used only by the unit test that shows the
@@ -96,7 +98,8 @@ extern int	dp_mech_bin(const DpMech *m, int64_t v);
 
 /*
  * The releases: the true aggregate plus noise.  The results are written
- * only on DP_OK.  Errors come from the random source (DP_ERR_RANDOM) or a
+ * only on DP_OK, except that a histogram's out may be partly written when
+ * it fails (the caller discards it).  Errors come from the random source (DP_ERR_RANDOM) or a
  * result beyond its type (DP_ERR_OVERFLOW: a count above 2^63 - 1 plus
  * noise, say).
  *

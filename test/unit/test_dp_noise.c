@@ -64,24 +64,6 @@ static size_t n_bernoulli;
 
 /* ================================================================ sources */
 
-/* the seeded generator (splitmix64 from unit.h), bytes little-endian */
-static int
-seeded_fill(void *ctx, uint8_t *buf, size_t len)
-{
-	Rng		   *r = ctx;
-
-	while (len > 0)
-	{
-		uint64_t	x = rng_next(r);
-
-		for (int i = 0; i < 8 && len > 0; i++, len--)
-		{
-			*buf++ = (uint8_t) x;
-			x >>= 8;
-		}
-	}
-	return 0;
-}
 
 /* a seeded source that counts its calls and fails from call fail_at on */
 typedef struct Counting
@@ -99,7 +81,7 @@ counting_fill(void *ctx, uint8_t *buf, size_t len)
 	if (c->fail_at >= 0 && c->calls >= c->fail_at)
 		return -1;
 	c->calls++;
-	return seeded_fill(&c->rng, buf, len);
+	return rng_fill(&c->rng, buf, len);
 }
 
 /* a source that returns scripted 64-bit words, then fails */
@@ -135,7 +117,7 @@ constant_fill(void *ctx, uint8_t *buf, size_t len)
 static DpRandom
 seeded(Rng *r, uint64_t seed)
 {
-	DpRandom	d = {seeded_fill, r};
+	DpRandom	d = {rng_fill, r};
 
 	r->state = seed;
 	return d;

@@ -160,6 +160,28 @@ rng_next(Rng *r)
 	return z ^ (z >> 31);
 }
 
+/*
+ * A random source for the noise samplers (DpRandom of dp_noise.h, with the
+ * Rng as its ctx): the generator's bytes, little-endian.  Never fails.
+ */
+static inline int
+rng_fill(void *ctx, uint8_t *buf, size_t len)
+{
+	Rng		   *r = ctx;
+
+	while (len > 0)
+	{
+		uint64_t	x = rng_next(r);
+
+		for (int i = 0; i < 8 && len > 0; i++, len--)
+		{
+			*buf++ = (uint8_t) x;
+			x >>= 8;
+		}
+	}
+	return 0;
+}
+
 /* uniform in [0, 1) */
 static inline double
 rng_unit(Rng *r)

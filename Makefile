@@ -15,7 +15,10 @@
 #                       unit tests, fuzzers, installcheck and test/sql/*.sh
 #                       in a throw-away cluster)
 #   make unit           build and run the C unit tests (test/unit/*.c), first
-#                       with ASan+UBSan, then without sanitizers under valgrind
+#                       with ASan+UBSan, then without sanitizers under valgrind;
+#                       the tests in UNIT_WEAK_NAMES also run once more as
+#                       built with -DDP_WEAKEN_FOR_TEST (ASan+UBSan), where
+#                       the DP property test must reject the weakened mechanisms
 #   make fuzz           build the libFuzzer harnesses (test/fuzz/fuzz_*.c) and
 #                       run each for a bounded time
 #   make unit-build / fuzz-build   build only
@@ -102,6 +105,12 @@ UNIT_NAMES = $(basename $(notdir $(UNIT_SRCS)))
 UNIT_ASAN_BINS = $(addprefix $(BUILD_DIR)/unit/asan/,$(UNIT_NAMES))
 UNIT_PLAIN_BINS = $(addprefix $(BUILD_DIR)/unit/plain/,$(UNIT_NAMES))
 UNIT_HDRS = $(wildcard test/unit/*.h test/*.h)
+# Also built with every sensitivity in src/dp_mech.c halved (a deliberately
+# broken build), into BUILD_DIR/unit/weak/: the test must fail the mechanisms
+# then, which shows it has the power to.  Only dp_mech.c and the test read
+# DP_WEAKEN_FOR_TEST.
+UNIT_WEAK_NAMES = test_dp_property
+UNIT_WEAK_BINS = $(addprefix $(BUILD_DIR)/unit/weak/,$(UNIT_WEAK_NAMES))
 
 UNIT_CC ?= $(CC)
 UNIT_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g -fno-omit-frame-pointer \
@@ -156,10 +165,11 @@ installcheck-regress:
 installcheck-isolation:
 	$(MAKE) --no-print-directory installcheck REGRESS=
 
-unit-build: $(UNIT_ASAN_BINS) $(UNIT_PLAIN_BINS)
+unit-build: $(UNIT_ASAN_BINS) $(UNIT_PLAIN_BINS) $(UNIT_WEAK_BINS)
 
 unit: unit-build
-	bash test/run_unit.sh $(UNIT_NAMES:%=$(BUILD_DIR)/unit/%)
+	bash test/run_unit.sh $(UNIT_WEAK_NAMES:%=--weak $(BUILD_DIR)/unit/%) \
+		$(UNIT_NAMES:%=$(BUILD_DIR)/unit/%)
 
 $(BUILD_DIR)/unit/asan/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(UNIT_HDRS)
 	@mkdir -p $(@D)
@@ -168,6 +178,11 @@ $(BUILD_DIR)/unit/asan/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(UNIT_HDRS)
 $(BUILD_DIR)/unit/plain/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(UNIT_HDRS)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
+
+$(BUILD_DIR)/unit/weak/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(UNIT_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_SANITIZE) -DDP_WEAKEN_FOR_TEST -o $@ $< \
+		$(CORE_SRCS) $(UNIT_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

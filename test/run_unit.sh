@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs the C unit tests; called by `make unit` after the binaries are built.
 #
-#   test/run_unit.sh BUILD_DIR/unit/NAME ...
+#   test/run_unit.sh [--weak BUILD_DIR/unit/NAME]... BUILD_DIR/unit/NAME ...
 #
 # For each NAME, runs BUILD_DIR/unit/asan/NAME (ASan + UBSan) and then
-# BUILD_DIR/unit/plain/NAME (no sanitizers) under valgrind.  A run passes when
-# it exits 0 and its last line of output is "N passed, 0 failed".
+# BUILD_DIR/unit/plain/NAME (no sanitizers) under valgrind.  For each --weak
+# NAME, also runs BUILD_DIR/unit/weak/NAME (ASan + UBSan), the test built
+# with -DDP_WEAKEN_FOR_TEST: it reports its checks of a deliberately broken
+# mechanism, and passes only when they reject it.  A run passes when it
+# exits 0 and its last line of output is "N passed, 0 failed".
 # Exits non-zero if any run failed.
 #
 # Each run has UNIT_MODE set in its environment, to "asan" or "valgrind", so a
@@ -20,6 +23,16 @@ VALGRIND_TIMEOUT=${VALGRIND_TIMEOUT:-300}
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+weak=()
+while [ $# -gt 0 ] && [ "$1" = --weak ]; do
+	if [ $# -lt 2 ]; then
+		echo "--weak needs a test" >&2
+		exit 2
+	fi
+	weak+=("$2")
+	shift 2
+done
 
 if [ $# -eq 0 ]; then
 	echo "no unit tests (test/unit/*.c)"
@@ -67,6 +80,13 @@ for path in "$@"; do
 		env UNIT_MODE=asan "$dir/asan/$name"
 done
 
+for path in ${weak[@]+"${weak[@]}"}; do
+	dir=$(dirname "$path")
+	name=$(basename "$path")
+	run "$name (weakened build, must be rejected)" "$UNIT_TIMEOUT" \
+		env UNIT_MODE=asan "$dir/weak/$name"
+done
+
 for path in "$@"; do
 	dir=$(dirname "$path")
 	name=$(basename "$path")
@@ -76,7 +96,7 @@ for path in "$@"; do
 		--track-origins=yes "$dir/plain/$name"
 done
 
-total=$(( 2 * $# ))
+total=$(( 2 * $# + ${#weak[@]} ))
 nfail=${#failed[@]}
 echo "unit: $(( total - nfail )) of $total runs passed"
 if [ "$nfail" -ne 0 ]; then

@@ -16,11 +16,11 @@
  * The privacy parameters (epsilon, the bounds, the number of bins) are
  * public: they must be constants of the query, never functions of the data,
  * or the noise scale, the debit, or an error would release something.  The
- * first state-function call checks the argument expressions of the
- * aggregate call (a literal, a query parameter, or an immutable or stable
- * expression of those), every row checks that its values are those of the
- * first, and the final function, which must also release a value when no
- * row came, evaluates them itself.
+ * first state-function call of a group checks the argument expressions of
+ * the aggregate call (a literal, a query parameter, or an immutable or
+ * stable expression of those) and keeps their values; states combined from
+ * parallel workers must agree on them; and the final function, which must
+ * also release a value when no row came, evaluates them itself.
  *
  * Values: NULL is skipped (as is a row whose unit is NULL); NaN or an
  * infinity is an error; values are clamped to [lower, upper], and in the
@@ -511,54 +511,57 @@ AddChecked(int128 a, int128 b, const char *name)
 /*
  * The common state function: arguments are (state, [unit,] [value,]
  * params...).  Skips rows whose unit or value is NULL.
+ *
+ * The first call for a group checks the call (context, constant
+ * parameters) and makes the state from the row's parameters; the calls
+ * after it only add the row: the parameters are constants of the query, so
+ * they are what the first row had.  Sums need no overflow check: a row adds
+ * at most 2^59 in magnitude, and fewer than 2^63 rows come, so no total
+ * reaches 2^122.
  */
 static Datum
 Transition(FunctionCallInfo fcinfo, DpInput input, bool per_unit)
 {
-	DpCallInfo *info = CallInfo(fcinfo);
-	MemoryContext aggcontext = CheckCallContext(fcinfo, info);
 	DpAggState *s = PG_ARGISNULL(0) ? NULL : (DpAggState *) PG_GETARG_POINTER(0);
-	int			nparams = InputParams(input);
 	int			unit_arg = per_unit ? 1 : 0;
 	int			value_arg = input == DP_INPUT_COUNT ? 0 : 1 + unit_arg;
-	int			first_param = 1 + unit_arg + (value_arg ? 1 : 0);
-	DpParams	p;
 	int64		v = 0;
-	bool		found;
-	UnitEntry  *e;
 
-	CheckParamsConstant(fcinfo, info, nparams);
-	RowParams(fcinfo, info, first_param, nparams, &p);
-	if (s == NULL)
+	if (unlikely(s == NULL))
+	{
+		DpCallInfo *info = CallInfo(fcinfo);
+		MemoryContext aggcontext = CheckCallContext(fcinfo, info);
+		int			nparams = InputParams(input);
+		DpParams	p;
+
+		CheckParamsConstant(fcinfo, info, nparams);
+		RowParams(fcinfo, info, 1 + unit_arg + (value_arg ? 1 : 0), nparams, &p);
 		s = NewState(aggcontext, input, per_unit, &p, info->name);
-	else if (!SameParams(&p, s))
-		ReportChangedParams(info->name);
+	}
 
 	if ((per_unit && PG_ARGISNULL(unit_arg)) || (value_arg && PG_ARGISNULL(value_arg)))
 		PG_RETURN_POINTER(s);
-	if (value_arg && dp_mech_fixed(&s->grid, PG_GETARG_FLOAT8(value_arg), &v) != DP_OK)
-		ReportNotFinite(info->name);
+	if (value_arg && unlikely(dp_mech_fixed(&s->grid, PG_GETARG_FLOAT8(value_arg), &v) != DP_OK))
+		ReportNotFinite(CallInfo(fcinfo)->name);
 
 	if (per_unit)
 	{
-		e = units_insert(s->units, PG_GETARG_INT64(unit_arg), &found);
+		bool		found;
+		UnitEntry  *e = units_insert(s->units, PG_GETARG_INT64(unit_arg), &found);
+
 		if (!found)
 			e->total = 0;
-		e->total = AddChecked(e->total, v, info->name);
+		e->total += v;
 		PG_RETURN_POINTER(s);
 	}
 	switch (input)
 	{
 		case DP_INPUT_COUNT:
-			if (s->n == PG_INT64_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("%s is out of range", info->name)));
 			s->n++;
 			break;
 		case DP_INPUT_VALUE:
-			s->n++;				/* at most one per row: no overflow in time */
-			s->sum = AddChecked(s->sum, v, info->name);
+			s->n++;
+			s->sum += v;
 			break;
 		case DP_INPUT_HISTOGRAM:
 			s->counts[dp_mech_bin(&s->grid, v)]++;

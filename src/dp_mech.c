@@ -120,6 +120,9 @@ dp_mech_init(DpMech *m, DpMechKind kind, double epsilon, double lower,
 	r.frac_bits = 59 - e_bound;
 	if (48 + e_eps - e_bound < r.frac_bits)
 		r.frac_bits = 48 + e_eps - e_bound;
+	/* 2^frac_bits as a normal double, for dp_mech_fixed's fast path */
+	r.fixed_scale = (r.frac_bits >= -1000 && r.frac_bits <= 1000) ?
+		ldexp(1.0, r.frac_bits) : 0.0;
 	if (to_fixed(lower, r.frac_bits, &r.lower_fp) != DP_OK ||
 		to_fixed(upper, r.frac_bits, &r.upper_fp) != DP_OK)
 	{
@@ -167,7 +170,7 @@ dp_mech_init(DpMech *m, DpMechKind kind, double epsilon, double lower,
 }
 
 DpStatus
-dp_mech_fixed(const DpMech *m, double x, int64_t *out)
+dp_mech_fixed_slow(const DpMech *m, double x, int64_t *out)
 {
 	if (!isfinite(x))
 		return DP_ERR_PARAM;

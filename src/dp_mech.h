@@ -65,6 +65,8 @@ typedef struct DpMech
 	int			bins;			/* histogram */
 	int			frac_bits;		/* values are round(x * 2^frac_bits); may be
 								 * negative */
+	double		fixed_scale;	/* 2^frac_bits when that is a normal double,
+								 * else 0 */
 	int64_t		lower_fp;		/* the bounds in fixed point */
 	int64_t		upper_fp;
 	DpRational	scale;			/* of the noise: count, sum and histogram;
@@ -84,11 +86,42 @@ extern DpStatus dp_mech_init(DpMech *m, DpMechKind kind, double epsilon,
 							 double lower, double upper, int bins,
 							 const char **reason);
 
+/* dp_mech_fixed's general case (any frac_bits) */
+extern DpStatus dp_mech_fixed_slow(const DpMech *m, double x, int64_t *out);
+
 /*
- * A value clamped to [lower, upper] and in fixed point: the result lies in
- * [lower_fp, upper_fp].  DP_ERR_PARAM for NaN or infinite x.
+ * A value clamped to [lower, upper] and in fixed point, round(x *
+ * 2^frac_bits) with ties to even: the result lies in [lower_fp, upper_fp].
+ * DP_ERR_PARAM for NaN or infinite x.  Inline, for the aggregates' state
+ * functions: one multiplication by a power of two (exact: no result
+ * exceeds 2^59, and one that underflows rounds to 0 all the same) and a
+ * rounding that does not depend on the FPU's rounding mode.
  */
-extern DpStatus dp_mech_fixed(const DpMech *m, double x, int64_t *out);
+static inline DpStatus
+dp_mech_fixed(const DpMech *m, double x, int64_t *out)
+{
+	double		y,
+				d;
+	int64_t		t;
+
+	if (!(x - x == 0.0))		/* NaN or an infinity */
+		return DP_ERR_PARAM;
+	if (m->fixed_scale == 0.0)
+		return dp_mech_fixed_slow(m, x, out);
+	if (x < m->lower)
+		x = m->lower;
+	else if (x > m->upper)
+		x = m->upper;
+	y = x * m->fixed_scale;
+	t = (int64_t) y;			/* towards zero; |y| <= 2^59 */
+	d = y - (double) t;			/* exact, in (-1, 1) */
+	if (d > 0.5 || (d == 0.5 && (t & 1) != 0))
+		t++;
+	else if (d < -0.5 || (d == -0.5 && (t & 1) != 0))
+		t--;
+	*out = t;
+	return DP_OK;
+}
 
 /* a unit's total (a sum of dp_mech_fixed values) clamped to the bounds */
 extern int64_t dp_mech_clamp_total(const DpMech *m, DpInt128 total);

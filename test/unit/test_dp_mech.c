@@ -924,6 +924,52 @@ test_overflow(void)
 	case_end();
 }
 
+/*
+ * The inline fast path of dp_mech_fixed (a multiplication by 2^frac_bits and
+ * a rounding by hand) gives exactly what the general path gives, ties,
+ * clamping and all, over every shape of bounds and epsilon the sweep uses.
+ */
+static void
+test_fixed_fast_path(void)
+{
+	Rng			r = {12};
+	const double epsilons[] = {0x1p-32, 0.001, 0.1, 0.5, 1, 3, 1000, 0x1p31};
+	const double mags[] = {1e-300, 1e-20, 1e-3, 0.5, 1, 100, 12345.678, 1e15, 1e300};
+	long		fast = 0;
+
+	case_begin("dp_mech_fixed: the inline path equals the general one");
+	for (size_t e = 0; e < sizeof(epsilons) / sizeof(epsilons[0]); e++)
+		for (size_t g = 0; g < sizeof(mags) / sizeof(mags[0]); g++)
+			for (int shape = 0; shape < 3; shape++)
+			{
+				DpMech		m;
+				const char *reason;
+				double		lo = shape == 0 ? 0 : -mags[g],
+							hi = shape == 2 ? mags[g] / 3 : mags[g];
+
+				if (!CHECK(dp_mech_init(&m, DP_MECH_SUM, epsilons[e], lo, hi, 0,
+										&reason) == DP_OK))
+					continue;
+				fast += m.fixed_scale != 0.0;
+				for (int i = 0; i < 2000; i++)
+				{
+					/* beyond both bounds, on the grid's ties, and anywhere */
+					double		x = lo + (hi - lo) * (1.5 * rng_unit(&r) - 0.25);
+					int64_t		a = 0,
+								b = 0;
+
+					if (i % 4 == 0)
+						x = ldexp(floor(ldexp(x, m.frac_bits)) + 0.5, -m.frac_bits);
+					CHECKF(dp_mech_fixed(&m, x, &a) == DP_OK &&
+						   dp_mech_fixed_slow(&m, x, &b) == DP_OK && a == b,
+						   "x = %a, frac_bits %d: %lld against %lld", x, m.frac_bits,
+						   (long long) a, (long long) b);
+				}
+			}
+	CHECKF(fast > 0, "the fast path ran in %ld shapes", fast);
+	case_end();
+}
+
 int
 main(void)
 {
@@ -931,6 +977,7 @@ main(void)
 	test_calibration();
 	test_grid_sweep();
 	test_fixed();
+	test_fixed_fast_path();
 	test_bins();
 	test_clamp_total();
 	test_random_failure();

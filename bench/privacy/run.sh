@@ -195,6 +195,19 @@ stat_of() {
 			}'
 }
 
+# less_noisy FILE: which timing of the target pair has the lower spread
+# (the mean of noisy_avg's and avg's), with the two spreads
+less_noisy() {
+	local t e
+	t=$(awk -v a="$(stat_of "$1" noisy_avg | cut -d'|' -f2)" -v b="$(stat_of "$1" avg | cut -d'|' -f2)" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+	e=$(awk -v a="$(stat_of "$1" noisy_avg_explain | cut -d'|' -f2)" -v b="$(stat_of "$1" avg_explain | cut -d'|' -f2)" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+	if awk -v t="$t" -v e="$e" 'BEGIN { exit !(t <= e) }'; then
+		echo "\\timing ($t against $e)"
+	else
+		echo "EXPLAIN ($e against $t)"
+	fi
+}
+
 # round_ratio FILE A B: the median over the timed rounds of A / B
 round_ratio() {
 	awk -F'|' -v a="$2" -v b="$3" '
@@ -502,16 +515,18 @@ in_virtualenv() {
 		echo "ours - built-in (ms) against the debit's median in the same rounds; the rest is"
 		echo "the aggregate's own work (its state function per row: the checks, the clamping,"
 		echo "the fixed point, the 128-bit sums; the per-seller forms' hash table; the"
-		echo "partial states in parallel):"
+		echo "partial states in parallel), also given per row of the $PRIV_ROWS (in parallel, of"
+		echo "the elapsed time, not of the CPU time):"
 		echo
 		for mode in 0 2; do
 			if [ "$mode" = 0 ]; then label=serial; else label="2 workers"; fi
 			md=$(stat_of "$WORK/a_$mode" debit | cut -d'|' -f1)
-			awk -F'|' -v l="$label" -v d="$md" '{
+			awk -F'|' -v l="$label" -v d="$md" -v n="$PRIV_ROWS" '{
 					diff = $4 - $3
-					printf "%s|%s|%.1f|%.1f|%s\n", l, $1, diff, d, (diff > 0 ? sprintf("%.0f %%", 100 * d / diff) : "-")
+					printf "%s|%s|%.1f|%.1f|%s|%.1f\n", l, $1, diff, d, (diff > 0 ? sprintf("%.0f %%", 100 * d / diff) : "-"),
+						(diff - d) * 1e6 / n
 				}' "$WORK/a_table_$mode"
-		done | md_table 'plan|ours|ours - built-in ms|debit ms|debit share of the difference'
+		done | md_table 'plan|ours|ours - built-in ms|debit ms|debit share of the difference|the rest, ns per row'
 		echo
 		echo "### Timing method"
 		echo
@@ -531,17 +546,25 @@ in_virtualenv() {
 			echo "$label|EXPLAIN ANALYZE, TIMING OFF|$(cut -d'|' -f1 <<<"$sbe")|$(cut -d'|' -f2 <<<"$sbe")|$(cut -d'|' -f1 <<<"$se")|$(cut -d'|' -f2 <<<"$se")|$(ratio "$(cut -d'|' -f1 <<<"$se")" "$(cut -d'|' -f1 <<<"$sbe")")x"
 		done | md_table 'plan|timed by|avg ms|avg spread|noisy_avg ms|noisy_avg spread|noisy_avg / avg'
 		echo
-		echo "EXPLAIN ANALYZE counts the rows of every plan node even with TIMING OFF, which"
-		echo "adds the same time per row to both queries and so pulls the ratio towards 1;"
-		echo "\\timing measures the queries as a caller runs them, which is why the tables"
-		echo "above use it."
+		local ta te ra re
+		ta=$(stat_of "$WORK/a_0" avg | cut -d'|' -f1)
+		te=$(stat_of "$WORK/a_0" avg_explain | cut -d'|' -f1)
+		ra=$(ratio "$(stat_of "$WORK/a_0" noisy_avg | cut -d'|' -f1)" "$ta")
+		re=$(ratio "$(stat_of "$WORK/a_0" noisy_avg_explain | cut -d'|' -f1)" "$te")
+		echo "EXPLAIN ANALYZE counts the rows of every plan node even with TIMING OFF: here it"
+		echo "took avg(v) from $ta ms to $te ms (serial), the same time per row added to both"
+		echo "queries, which pulls the ratio towards 1 (serial: ${re}x against ${ra}x by \\timing)."
+		echo "The lower spread (the mean of the two queries') in this run: serial $(less_noisy "$WORK/a_0"),"
+		echo "parallel $(less_noisy "$WORK/a_2").  The tables above use \\timing, which"
+		echo "measures the queries as a caller runs them, without that bias."
 		echo
 		echo "### Parallel plans"
 		echo
 		echo "With max_parallel_workers_per_gather = 2, EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)"
 		echo "of each query: a partial aggregation (Partial Aggregate or Partial HashAggregate)"
 		echo "under a Gather, and the workers launched.  The noisy aggregates' final function"
-		echo "(and so the debit) runs once, in the leader, above the Gather."
+		echo "(and so the debit) runs once, in the leader, above the Gather.  On $(nproc) CPUs the"
+		echo "leader and its 2 workers share the cores, so the parallel plans gain little here."
 		echo
 		md_table 'query|partial aggregation|workers launched' <"$WORK/plan_check"
 		echo

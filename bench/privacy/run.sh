@@ -31,8 +31,8 @@
 #
 # and spend_privacy_budget(1.0) alone (the debit every noisy evaluation
 # makes).  One psql session per plan shape, timed with \timing; a warm-up
-# round, then PRIV_ROUNDS rounds in which every query runs once, the order
-# rotating by one and reversed every other round.  Figures: medians, the
+# round, then PRIV_ROUNDS rounds in which every query runs once, each pair
+# side by side, the order rotating by one and reversed every other round.  Figures: medians, the
 # ratio ours / built-in of the medians and the median of the per-round
 # ratios, and the ratio with the median debit taken off.  The target pair is
 # also timed by EXPLAIN (ANALYZE, TIMING OFF) in the same rounds, to compare
@@ -56,9 +56,11 @@
 # budget's spent_units equal to their sum.
 #
 # The report goes to bench/results/privacy-YYYY-MM-DD.md; a summary with
-# PASS/FAIL per target is printed at the end.  About 4 to 5 minutes on 2
-# cores with the defaults; PRIV_ROWS=100000 PRIV_ROUNDS=3 PRIV_DEBITS=50
-# PRIV_GROUPS="10 100" PRIV_GROUP_ROUNDS=1 for a quick check.
+# PASS/FAIL per target is printed at the end.  About 2 minutes on 2 cores
+# with the defaults (half of it the 1000-group GROUP BY, 1000 debits a run);
+# PRIV_ROWS=100000 PRIV_ROUNDS=3 PRIV_DEBITS=50 PRIV_GROUPS="10 100"
+# PRIV_GROUP_ROUNDS=1 for a quick check (a few seconds; too small a table for
+# parallel plans).
 #
 # Environment (defaults in parentheses):
 #   PRIV_ROWS (1000000)  PRIV_SELLERS (10000)  PRIV_ROUNDS (15)
@@ -127,22 +129,16 @@ A_EXTRA=(
 )
 # evaluations (debits) per run of each A query
 A_DEBITS_PER_ROUND=$((${#A_NOISY[@]} + 2))
+# the pairs side by side in the list (the rounds keep neighbours close in
+# time), then the rest
+A_PAIRS=()
+for ((i = 0; i < ${#A_NOISY[@]}; i++)); do
+	A_PAIRS+=("${A_NOISY[i]}" "${A_BUILTIN[i]}")
+done
+A_QUERIES=("${A_PAIRS[@]}" "${A_EXTRA[@]}")
 
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: run.sh --in-virtualenv REPORT_FILE
-
-# sql_of NAME: the SQL of an A query
-sql_of() {
-	local q
-	for q in "${A_NOISY[@]}" "${A_BUILTIN[@]}" "${A_EXTRA[@]}"; do
-		if [ "${q%%=*}" = "$1" ]; then
-			echo "${q#*=}"
-			return
-		fi
-	done
-	echo "error: no query $1" >&2
-	return 1
-}
 
 # time_rounds SETUP ROUNDS OUT NAME=SQL...: one psql session: SETUP, then a
 # warm-up round (round 0) and ROUNDS rounds, every SQL once per round, the
@@ -164,7 +160,7 @@ time_rounds() {
 		echo '\timing on'
 		for ((r = 0; r <= rounds; r++)); do
 			for ((k = 0; k < n; k++)); do
-				if ((r % 2)); then i=$(((n - 1 - k + r) % n)); else i=$(((k + r) % n)); fi
+				if ((r % 2)); then i=$((((r - k) % n + n) % n)); else i=$(((k + r) % n)); fi
 				echo "\\echo @$r ${names[i]}"
 				echo "${sqls[i]};"
 			done
@@ -295,7 +291,7 @@ in_virtualenv() {
 	local today datadir fstype
 	today=$(date +%F)
 	datadir=$(rows 'SHOW data_directory')
-	fstype=$(df -PT "$datadir" 2>/dev/null | awk 'NR == 2 { print $2 " (" $1 ")" }')
+	fstype=$(df -PT "$datadir" 2>/dev/null | awk 'NR == 2 { print $2 }')
 	{
 		echo "# Noisy aggregates benchmark, $today"
 		echo
@@ -372,13 +368,13 @@ in_virtualenv() {
 		setup="SET max_parallel_workers_per_gather = $mode;"
 		bench_section "A. $label: warm-up and $PRIV_ROUNDS rounds of $((${#A_NOISY[@]} * 2 + ${#A_EXTRA[@]})) queries"
 		before=$(ledger)
-		time_rounds "$setup" "$PRIV_ROUNDS" "$WORK/a_$mode" "${A_NOISY[@]}" "${A_BUILTIN[@]}" "${A_EXTRA[@]}"
+		time_rounds "$setup" "$PRIV_ROUNDS" "$WORK/a_$mode" "${A_QUERIES[@]}"
 		ledger_part "A. side by side, $label" "$(((PRIV_ROUNDS + 1) * A_DEBITS_PER_ROUND))" "$EPS" "$before"
 
 		# the plans: EXPLAIN ANALYZE in parallel (the workers launched; each
 		# noisy one is an evaluation), EXPLAIN in serial
 		before=$(ledger)
-		for q in "${A_NOISY[@]}" "${A_BUILTIN[@]}"; do
+		for q in "${A_PAIRS[@]}"; do
 			name=${q%%=*}
 			if [ "$mode" = 2 ]; then
 				plan=$(psql_b -At -c "$setup" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${q#*=}")
@@ -474,16 +470,17 @@ in_virtualenv() {
 		echo
 		echo "Timing: psql \`\\timing\` over one warm session per plan shape (the client's time"
 		echo "from sending a query to its one-row result; the result is tiny).  A warm-up"
-		echo "round, then $PRIV_ROUNDS rounds in which every query below runs once, the order rotating"
-		echo "by one from round to round and reversed every other round, so that each of a pair"
-		echo "runs first about half the time.  Figures: the median of the $PRIV_ROUNDS rounds (ms); the"
+		echo "round, then $PRIV_ROUNDS rounds in which every query below runs once, in the order of the"
+		echo "list (each noisy aggregate next to its built-in) rotated by one from round to round"
+		echo "and reversed every other round, so that each of a pair runs first about half the"
+		echo "time, next to the other.  Figures: the median of the $PRIV_ROUNDS rounds (ms); the"
 		echo "ratio ours / built-in of the medians; the median of the per-round ratios; and"
 		echo "\"without the debit\": (ours - the median of \`spend_privacy_budget($EPS)\` alone in"
 		echo "the same rounds) / built-in, what the aggregate itself costs."
 		echo
 		echo "The queries:"
 		echo
-		for q in "${A_NOISY[@]}" "${A_BUILTIN[@]}" "${A_EXTRA[@]}"; do
+		for q in "${A_QUERIES[@]}"; do
 			echo "- ${q%%=*}: \`${q#*=}\`"
 		done
 		echo
@@ -580,7 +577,7 @@ in_virtualenv() {
 		echo
 		for mode in 0 2; do
 			if [ "$mode" = 0 ]; then label=serial; else label="2 workers"; fi
-			for q in "${A_NOISY[@]}" "${A_BUILTIN[@]}" "${A_EXTRA[@]}"; do
+			for q in "${A_QUERIES[@]}"; do
 				name=${q%%=*}
 				echo "$label|$name|$(stat_of "$WORK/a_$mode" "$name" | cut -d'|' -f3)"
 			done

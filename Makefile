@@ -38,6 +38,11 @@
 #                       login under row-level security against the owner's
 #                       explicit filter, and loading through event_intake;
 #                       settings in the script's header, e.g. SEC_ROUNDS=5)
+#   make bench-privacy  bench/privacy/run.sh (the noisy aggregates against the
+#                       built-in ones, serial and parallel, and the cost of
+#                       the privacy budget debit, alone and per group of a
+#                       GROUP BY; settings in the script's header, e.g.
+#                       PRIV_ROWS=100000 PRIV_ROUNDS=3)
 #
 # Variables
 #   PG_CONFIG=...       pg_config of the target server (default: first on PATH)
@@ -144,7 +149,8 @@ demo:
 bench:
 	bash bench/sketch/run.sh
 
-.PHONY: bench-ingest bench-capture-variants bench-security bench-privacy-error
+.PHONY: bench-ingest bench-capture-variants bench-security bench-privacy \
+	bench-privacy-error
 bench-ingest:
 	bash bench/ingest/run.sh
 
@@ -153,6 +159,9 @@ bench-security:
 
 bench-capture-variants:
 	bash bench/ingest/variants.sh
+
+bench-privacy:
+	bash bench/privacy/run.sh
 
 bench-privacy-error:
 	bash bench/privacy/error_table.sh

@@ -1,7 +1,8 @@
 # bench/lib.sh: shared by bench/sketch/run.sh (`make bench`), bench/demo.sh
 # (`make demo`), bench/ingest/*.sh (`make bench-ingest`,
-# `make bench-capture-variants`) and bench/security/run.sh
-# (`make bench-security`); sourced, not run.
+# `make bench-capture-variants`), bench/security/run.sh
+# (`make bench-security`) and bench/privacy/run.sh (`make bench-privacy`);
+# sourced, not run.
 #
 #   bench_packages PKG...     install the Debian packages that are missing
 #                             (apt-get; through sudo when not root), the same

@@ -133,16 +133,6 @@ rat(uint64_t num, uint64_t den)
 
 /* ================================================================ bounds */
 
-/* KL(r || p) of Bernoulli distributions */
-static double
-kl(double r, double p)
-{
-	double		a = r > 0 ? r * log(r / p) : 0;
-	double		b = r < 1 ? (1 - r) * log((1 - r) / (1 - p)) : 0;
-
-	return a + b;
-}
-
 /*
  * The acceptance interval (lo, hi) of X/n for X ~ Binomial(n, p), 0 < p < 1:
  * n KL(hi || p) >= log(2/delta) (or hi > 1), likewise lo; bisection keeps
@@ -155,7 +145,7 @@ binomial_interval(double n, double p, double delta, double *lo, double *hi)
 	double		a,
 				b;
 
-	if (n * kl(1, p) < L)
+	if (n * bernoulli_kl(1, p) < L)
 		*hi = 2;
 	else
 	{
@@ -165,14 +155,14 @@ binomial_interval(double n, double p, double delta, double *lo, double *hi)
 		{
 			double		m = (a + b) / 2;
 
-			if (n * kl(m, p) >= L)
+			if (n * bernoulli_kl(m, p) >= L)
 				b = m;
 			else
 				a = m;
 		}
 		*hi = b;
 	}
-	if (n * kl(0, p) < L)
+	if (n * bernoulli_kl(0, p) < L)
 		*lo = -1;
 	else
 	{
@@ -182,7 +172,7 @@ binomial_interval(double n, double p, double delta, double *lo, double *hi)
 		{
 			double		m = (a + b) / 2;
 
-			if (n * kl(m, p) >= L)
+			if (n * bernoulli_kl(m, p) >= L)
 				a = m;
 			else
 				b = m;

@@ -279,16 +279,6 @@ release(const Setup *s, int which, const DpRandom *rng, double *out)
 
 /* ================================================================ bounds */
 
-/* KL(r || p) of Bernoulli distributions */
-static double
-kl(double r, double p)
-{
-	double		a = r > 0 ? r * log(r / p) : 0;
-	double		b = r < 1 ? (1 - r) * log((1 - r) / (1 - p)) : 0;
-
-	return a + b;
-}
-
 /* is k of m in a bucket evidence against "the share is at most p0"? */
 static bool
 rejects(long k, long m)
@@ -298,7 +288,7 @@ rejects(long k, long m)
 	if (m < m_min)
 		return false;
 	r = (double) k / m;
-	return r > p0 && m * kl(r, p0) >= log_inv_alpha;
+	return r > p0 && m * bernoulli_kl(r, p0) >= log_inv_alpha;
 }
 
 /*
@@ -420,10 +410,10 @@ log_miss_bound(long T, double a, double c)
 			if (k > m || (double) j / m >= pi)
 				worst = 0;
 			else
-				worst = fmax(worst, -m * kl((double) j / m, pi));
+				worst = fmax(worst, -m * bernoulli_kl((double) j / m, pi));
 		}
 		/* log(e^first + e^worst) */
-		first = -T * kl((double) m_lo / T, mu);
+		first = -T * bernoulli_kl((double) m_lo / T, mu);
 		bound = fmax(first, worst) + log1p(exp(-fabs(first - worst)));
 		best = fmin(best, bound);
 	}
@@ -505,7 +495,7 @@ test_mechanism(Setup *s)
 						 "bucket (%g, %g): %s %ld vs %s %ld, m KL = %.1f >= %.1f",
 						 lo, hi, dir == 0 ? "D" : "D'", k,
 						 dir == 0 ? "D'" : "D", m - k,
-						 m * kl((double) k / m, p0), log_inv_alpha);
+						 m * bernoulli_kl((double) k / m, p0), log_inv_alpha);
 			}
 #ifdef DP_WEAKEN_FOR_TEST
 			if (rejected_here)

@@ -10,6 +10,7 @@
 #ifndef SKETCH_UNIT_H
 #define SKETCH_UNIT_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -180,6 +181,20 @@ rng_fill(void *ctx, uint8_t *buf, size_t len)
 		}
 	}
 	return 0;
+}
+
+/*
+ * KL(r || p) of Bernoulli distributions: the exponent of the Chernoff bound
+ * P(X >= r n) <= exp(-n KL(r || p)) for X ~ Binomial(n, p), r > p (and of
+ * the lower tail alike), which the statistical tests use.
+ */
+static inline double
+bernoulli_kl(double r, double p)
+{
+	double		a = r > 0 ? r * log(r / p) : 0;
+	double		b = r < 1 ? (1 - r) * log((1 - r) / (1 - p)) : 0;
+
+	return a + b;
 }
 
 /* uniform in [0, 1) */

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$ROOT/bench/lib.sh"			# bench_machine
 CC=${CC:-cc}
 RELEASES=${RELEASES:-20000}
 SEED=${SEED:-1}
@@ -61,18 +63,8 @@ mkdir -p "$(dirname "$REPORT")"
 	echo "\`pg_strong_random\` in the server. The mechanisms use the source only as"
 	echo "uniform random bytes, so the error has the same distribution in the server."
 	echo
-	echo '## Machine'
-	echo
-	echo "- date: $(date '+%F %T %Z')"
-	echo "- nproc: $(nproc)"
-	echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
-	echo "- OS: $( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -s) ($(uname -r))"
+	bench_machine
 	echo "- compiler: $("$CC" --version 2>/dev/null | head -n 1)"
-	echo '- `free -h`:'
-	echo
-	echo '```'
-	free -h
-	echo '```'
 	echo
 	echo '## Command'
 	echo

@@ -230,6 +230,26 @@ SET ROLE pa_analyst;
 SELECT seller_analytics.noisy_count(1e6) AS rows,
        seller_analytics.noisy_histogram(v, 0, 1000, 2, 1e6) AS histogram
 FROM pa_big WHERE v < 0;
+-- nor when the partial aggregation is per partition, under an Append (the
+-- condition v + 0 < 0 is true of no row, but the planner cannot tell)
+RESET ROLE;
+CREATE TABLE pa_parts (k int, v float8) PARTITION BY RANGE (k);
+CREATE TABLE pa_parts_1 PARTITION OF pa_parts FOR VALUES FROM (0) TO (1000);
+CREATE TABLE pa_parts_2 PARTITION OF pa_parts FOR VALUES FROM (1000) TO (2000);
+INSERT INTO pa_parts SELECT g % 2000, g % 7 FROM generate_series(1, 200000) g;
+ANALYZE pa_parts;
+GRANT SELECT ON pa_parts TO pa_analyst;
+SET ROLE pa_analyst;
+SET enable_partitionwise_aggregate = on;
+EXPLAIN (COSTS OFF) SELECT seller_analytics.noisy_count(1e6) FROM pa_parts WHERE v + 0 < 0;
+SELECT seller_analytics.noisy_count(1e6) AS rows,
+       round(seller_analytics.noisy_sum(v, 0, 10, 1e6)::numeric) AS sum
+FROM pa_parts WHERE v + 0 < 0;
+SELECT seller_analytics.noisy_count(1e6) AS rows,
+       round(seller_analytics.noisy_sum(v, 0, 10, 1e6)::numeric) AS sum,
+       sum(v) AS true_sum
+FROM pa_parts;
+RESET enable_partitionwise_aggregate;
 --
 -- Noise once, statistically: at epsilon 1 a single draw is 0 with
 -- probability p1 = tanh(1/2) = 0.462; the sum of three independent draws
@@ -331,4 +351,4 @@ SELECT seller_analytics.noisy_count(1.0) FROM pa_data;
 \echo :LAST_ERROR_SQLSTATE
 RESET SESSION AUTHORIZATION;
 
-DROP TABLE pa_data, pa_order, pa_big, pa_eps;
+DROP TABLE pa_data, pa_order, pa_big, pa_eps, pa_parts;

@@ -94,27 +94,6 @@ typedef enum DpInput
 	DP_INPUT_HISTOGRAM			/* noisy_histogram */
 } DpInput;
 
-typedef struct DpAggState
-{
-	DpInput		input;
-	bool		per_unit;
-	/* the parameters, as given, and the accumulation grid they define */
-	double		epsilon;
-	double		lower;
-	double		upper;
-	int32		bins;
-	DpMech		grid;			/* calibrated as a sum, a count or a
-								 * histogram; the final function calibrates
-								 * its own mechanism from the parameters */
-	/* plain forms */
-	int64		n;				/* rows */
-	int128		sum;			/* of fixed-point values */
-	int64	   *counts;			/* histogram: bins */
-	/* per-unit forms */
-	units_hash *units;
-	MemoryContext context;
-} DpAggState;
-
 /* the parameters of one aggregate call: the last nparams arguments */
 typedef struct DpParams
 {
@@ -123,6 +102,23 @@ typedef struct DpParams
 	double		upper;
 	int32		bins;
 } DpParams;
+
+typedef struct DpAggState
+{
+	DpInput		input;
+	bool		per_unit;
+	DpParams	params;			/* as given (0 where not taken) */
+	DpMech		grid;			/* the accumulation grid they define,
+								 * calibrated as a sum, a count or a
+								 * histogram; the final function calibrates
+								 * its own mechanism from the parameters */
+	/* plain forms */
+	int64		n;				/* rows */
+	int128		sum;			/* of fixed-point values */
+	int64	   *counts;			/* histogram: bins */
+	/* per-unit forms */
+	units_hash *units;
+} DpAggState;
 
 /* what a state function or final function caches in fn_extra */
 typedef struct DpCallInfo
@@ -165,6 +161,12 @@ ReportRelease(DpStatus st, const char *name)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * The call's cached information, made at its first call, which refuses a
+ * window (every call of a window aggregate's functions goes through the
+ * same FmgrInfo, so the first one is always checked) and a caller that is
+ * not an aggregate.
+ */
 static DpCallInfo *
 CallInfo(FunctionCallInfo fcinfo)
 {
@@ -189,25 +191,6 @@ CallInfo(FunctionCallInfo fcinfo)
 		fcinfo->flinfo->fn_extra = info;
 	}
 	return info;
-}
-
-/* refuses a call from a window or from outside an aggregate */
-static MemoryContext
-CheckCallContext(FunctionCallInfo fcinfo, DpCallInfo *info)
-{
-	MemoryContext aggcontext;
-	int			kind = AggCheckCallContext(fcinfo, &aggcontext);
-
-	if (kind == AGG_CONTEXT_WINDOW)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot be used as a window function", info->name),
-				 errdetail("A noisy aggregate releases one value per evaluation, and spends its epsilon each time.")));
-	if (kind != AGG_CONTEXT_AGGREGATE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s support functions can only be called by the aggregate", info->name)));
-	return aggcontext;
 }
 
 /*
@@ -409,13 +392,13 @@ EvaluatedParams(FunctionCallInfo fcinfo, DpCallInfo *info, int nparams,
 }
 
 static bool
-SameParams(const DpParams *p, const DpAggState *s)
+SameParams(const DpParams *a, const DpParams *b)
 {
 	/* bit for bit, so that -0.0 and 0.0 differ as they may in a result */
-	return memcmp(&p->epsilon, &s->epsilon, sizeof(double)) == 0 &&
-		memcmp(&p->lower, &s->lower, sizeof(double)) == 0 &&
-		memcmp(&p->upper, &s->upper, sizeof(double)) == 0 &&
-		p->bins == s->bins;
+	return memcmp(&a->epsilon, &b->epsilon, sizeof(double)) == 0 &&
+		memcmp(&a->lower, &b->lower, sizeof(double)) == 0 &&
+		memcmp(&a->upper, &b->upper, sizeof(double)) == 0 &&
+		a->bins == b->bins;
 }
 
 static void
@@ -473,11 +456,7 @@ NewState(MemoryContext aggcontext, DpInput input, bool per_unit,
 
 	s->input = input;
 	s->per_unit = per_unit;
-	s->epsilon = p->epsilon;
-	s->lower = p->lower;
-	s->upper = p->upper;
-	s->bins = p->bins;
-	s->context = aggcontext;
+	s->params = *p;
 	InitMech(&s->grid, GridKind(input), p, name);
 	if (input == DP_INPUT_HISTOGRAM && !per_unit)
 		s->counts = MemoryContextAllocZero(aggcontext, sizeof(int64) * s->grid.bins);
@@ -530,9 +509,11 @@ Transition(FunctionCallInfo fcinfo, DpInput input, bool per_unit)
 	if (unlikely(s == NULL))
 	{
 		DpCallInfo *info = CallInfo(fcinfo);
-		MemoryContext aggcontext = CheckCallContext(fcinfo, info);
+		MemoryContext aggcontext;
 		int			nparams = InputParams(input);
 		DpParams	p;
+
+		(void) AggCheckCallContext(fcinfo, &aggcontext);
 
 		CheckParamsConstant(fcinfo, info, nparams);
 		RowParams(fcinfo, info, 1 + unit_arg + (value_arg ? 1 : 0), nparams, &p);
@@ -580,8 +561,8 @@ static void MergeInto(DpAggState *dst, const DpAggState *src);
 static DpAggState *
 CopyState(MemoryContext aggcontext, const DpAggState *src)
 {
-	DpParams	p = {src->epsilon, src->lower, src->upper, src->bins};
-	DpAggState *s = NewState(aggcontext, src->input, src->per_unit, &p, "noisy aggregate");
+	DpAggState *s = NewState(aggcontext, src->input, src->per_unit, &src->params,
+							 "noisy aggregate");
 
 	MergeInto(s, src);
 	return s;
@@ -590,11 +571,9 @@ CopyState(MemoryContext aggcontext, const DpAggState *src)
 static void
 MergeInto(DpAggState *dst, const DpAggState *src)
 {
-	DpParams	p = {src->epsilon, src->lower, src->upper, src->bins};
-
 	if (dst->input != src->input || dst->per_unit != src->per_unit)
 		elog(ERROR, "noisy aggregate states of different kinds");
-	if (!SameParams(&p, dst))
+	if (!SameParams(&src->params, &dst->params))
 		ReportChangedParams("a noisy aggregate");
 	if (src->n > PG_INT64_MAX - dst->n)
 		ereport(ERROR,
@@ -647,6 +626,13 @@ seller_analytics_noisy_combine(PG_FUNCTION_ARGS)
  */
 #define DP_STATE_VERSION 1
 
+static void
+PutInt128(StringInfo buf, int128 v)
+{
+	pq_sendint64(buf, (int64) (v >> 64));
+	pq_sendint64(buf, (int64) (uint64) v);
+}
+
 PG_FUNCTION_INFO_V1(seller_analytics_noisy_serialize);
 Datum
 seller_analytics_noisy_serialize(PG_FUNCTION_ARGS)
@@ -660,13 +646,12 @@ seller_analytics_noisy_serialize(PG_FUNCTION_ARGS)
 	pq_sendbyte(&buf, DP_STATE_VERSION);
 	pq_sendbyte(&buf, (uint8) s->input);
 	pq_sendbyte(&buf, s->per_unit ? 1 : 0);
-	pq_sendfloat8(&buf, s->epsilon);
-	pq_sendfloat8(&buf, s->lower);
-	pq_sendfloat8(&buf, s->upper);
-	pq_sendint32(&buf, s->bins);
+	pq_sendfloat8(&buf, s->params.epsilon);
+	pq_sendfloat8(&buf, s->params.lower);
+	pq_sendfloat8(&buf, s->params.upper);
+	pq_sendint32(&buf, s->params.bins);
 	pq_sendint64(&buf, s->n);
-	pq_sendint64(&buf, (int64) (s->sum >> 64));
-	pq_sendint64(&buf, (int64) (uint64) s->sum);
+	PutInt128(&buf, s->sum);
 	if (s->counts)
 		for (int i = 0; i < s->grid.bins; i++)
 			pq_sendint64(&buf, s->counts[i]);
@@ -681,8 +666,7 @@ seller_analytics_noisy_serialize(PG_FUNCTION_ARGS)
 		{
 			CHECK_FOR_INTERRUPTS();
 			pq_sendint64(&buf, e->unit);
-			pq_sendint64(&buf, (int64) (e->total >> 64));
-			pq_sendint64(&buf, (int64) (uint64) e->total);
+			PutInt128(&buf, e->total);
 		}
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
@@ -788,17 +772,11 @@ FinalBegin(FunctionCallInfo fcinfo, DpInput input, DpMechKind kind,
 	DpParams	p;
 	int			nparams = InputParams(input);
 
-	(void) CheckCallContext(fcinfo, info);
 	*name = info->name;
 	CheckParamsConstant(fcinfo, info, nparams);
 	s = PG_ARGISNULL(0) ? NULL : (DpAggState *) PG_GETARG_POINTER(0);
 	if (s != NULL)
-	{
-		p.epsilon = s->epsilon;
-		p.lower = s->lower;
-		p.upper = s->upper;
-		p.bins = s->bins;
-	}
+		p = s->params;
 	else
 		EvaluatedParams(fcinfo, info, nparams, &p);
 	InitMech(m, kind, &p, info->name);
@@ -814,14 +792,12 @@ UnitTotals(const DpAggState *s, const DpMech *m, int64 *n, int128 *sum)
 	units_iterator it;
 	UnitEntry  *e;
 
-	*n = 0;
+	*n = (int64) s->units->members;
 	*sum = 0;
 	units_start_iterate(s->units, &it);
 	while ((e = units_iterate(s->units, &it)) != NULL)
 	{
-		if ((*n & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
-		(*n)++;
+		CHECK_FOR_INTERRUPTS();
 		*sum += dp_mech_clamp_total(m, e->total);	/* |each| <= 2^59 */
 	}
 }
@@ -833,14 +809,9 @@ seller_analytics_noisy_count_final(PG_FUNCTION_ARGS)
 	DpMech		m;
 	const char *name;
 	DpAggState *s = FinalBegin(fcinfo, DP_INPUT_COUNT, DP_MECH_COUNT, &m, &name);
-	int64		n = 0;
-	int128		unused;
+	int64		n = s == NULL ? 0 : s->per_unit ? (int64) s->units->members : s->n;
 	int64		out;
 
-	if (s != NULL && s->per_unit)
-		UnitTotals(s, &s->grid, &n, &unused);
-	else if (s != NULL)
-		n = s->n;
 	ReportRelease(dp_release_count(&m, &server_random, n, &out), name);
 	PG_RETURN_INT64(out);
 }
@@ -862,36 +833,36 @@ ValueTotals(const DpAggState *s, const DpMech *m, int64 *n, int128 *sum)
 	}
 }
 
-PG_FUNCTION_INFO_V1(seller_analytics_noisy_sum_final);
-Datum
-seller_analytics_noisy_sum_final(PG_FUNCTION_ARGS)
+/* noisy_sum and noisy_avg: the same state, released by each mechanism */
+static Datum
+ValueFinal(FunctionCallInfo fcinfo, DpMechKind kind)
 {
 	DpMech		m;
 	const char *name;
-	DpAggState *s = FinalBegin(fcinfo, DP_INPUT_VALUE, DP_MECH_SUM, &m, &name);
+	DpAggState *s = FinalBegin(fcinfo, DP_INPUT_VALUE, kind, &m, &name);
 	int64		n;
 	int128		sum;
 	double		out;
 
 	ValueTotals(s, &m, &n, &sum);
-	ReportRelease(dp_release_sum(&m, &server_random, sum, &out), name);
+	ReportRelease(kind == DP_MECH_AVG ?
+				  dp_release_avg(&m, &server_random, sum, n, &out) :
+				  dp_release_sum(&m, &server_random, sum, &out), name);
 	PG_RETURN_FLOAT8(out);
+}
+
+PG_FUNCTION_INFO_V1(seller_analytics_noisy_sum_final);
+Datum
+seller_analytics_noisy_sum_final(PG_FUNCTION_ARGS)
+{
+	return ValueFinal(fcinfo, DP_MECH_SUM);
 }
 
 PG_FUNCTION_INFO_V1(seller_analytics_noisy_avg_final);
 Datum
 seller_analytics_noisy_avg_final(PG_FUNCTION_ARGS)
 {
-	DpMech		m;
-	const char *name;
-	DpAggState *s = FinalBegin(fcinfo, DP_INPUT_VALUE, DP_MECH_AVG, &m, &name);
-	int64		n;
-	int128		sum;
-	double		out;
-
-	ValueTotals(s, &m, &n, &sum);
-	ReportRelease(dp_release_avg(&m, &server_random, sum, n, &out), name);
-	PG_RETURN_FLOAT8(out);
+	return ValueFinal(fcinfo, DP_MECH_AVG);
 }
 
 PG_FUNCTION_INFO_V1(seller_analytics_noisy_histogram_final);

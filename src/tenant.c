@@ -451,21 +451,21 @@ LookupMapping(Oid role, int64 *seller_id)
 }
 
 /*
- * current_seller_id(): the seller of this session (see the file header), or
- * NULL for none.
+ * tenant_current_seller: the seller of this session (see the file header):
+ * true and *seller_id set, or false for none.
  */
-PG_FUNCTION_INFO_V1(seller_analytics_current_seller_id);
-Datum
-seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
+bool
+tenant_current_seller(int64 *seller_id)
 {
 	Oid			user = GetSessionUserId();
 	int64		seller;
 
 	if (!mapping_valid || mapping_user != user)
 	{
-		int64		seller = 0;
-		bool		found = LookupMapping(user, &seller);
+		bool		found;
 
+		seller = 0;
+		found = LookupMapping(user, &seller);
 		mapping_user = user;
 		mapping_found = found;
 		mapping_seller = seller;
@@ -473,7 +473,10 @@ seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
 		mapping_valid = OidIsValid(roles_relid);
 	}
 	if (mapping_found)
-		PG_RETURN_INT64(mapping_seller);
+	{
+		*seller_id = mapping_seller;
+		return true;
+	}
 	if (TenantSettingInForce(&seller) && SessionUserIsApp())
 	{
 		if (!seller_read && !IsParallelWorker())
@@ -481,8 +484,24 @@ seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
 			seller_read = true;
 			seller_read_value = seller;
 		}
-		PG_RETURN_INT64(seller);
+		*seller_id = seller;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * current_seller_id(): the seller of this session (see the file header), or
+ * NULL for none.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_current_seller_id);
+Datum
+seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
+{
+	int64		seller;
+
+	if (tenant_current_seller(&seller))
+		PG_RETURN_INT64(seller);
 	PG_RETURN_NULL();
 }
 
@@ -510,8 +529,10 @@ TenantProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			!IsTransactionBlock() && SessionUserIsApp())
 		{
 			char	   *value = ExtractSetVariableArgs(stmt);
+			int64		parsed;
 
-			if (value != NULL && value[0] != '\0')
+			/* an invalid value is reported as such, by the check hook */
+			if (value != NULL && ParseSellerId(value, &parsed))
 				ereport(ERROR,
 						(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 						 errmsg("cannot set \"%s\" outside a transaction block", SETTING_NAME),

@@ -191,6 +191,44 @@ RESET ROLE;
 SELECT count(*) AS debits_so_far FROM seller_analytics.privacy_ledger WHERE budget = 'pa_main';
 
 --
+-- Results beyond double precision.  A sum's release is finite for bounds
+-- below 2^959 (about 4.9e288) in magnitude, whatever the data; larger
+-- bounds are refused before the debit (22003), even over no row, so the
+-- error spends nothing and tells nothing about the data (two rows of 1e308
+-- under bounds [0, 1e308] would otherwise sum to Infinity).  An average is
+-- clamped to its bounds and a histogram is integers: any finite bounds do.
+--
+SET ROLE pa_analyst;
+SELECT seller_analytics.noisy_sum(v, 0, 1e308, 1e6) FROM (VALUES (1e308::float8), (1e308)) d(v);
+\echo :LAST_ERROR_SQLSTATE
+SELECT seller_analytics.noisy_sum(v, -1e308, 0, 1e6) FROM (VALUES (-1e308::float8), (-1e308)) d(v);
+\echo :LAST_ERROR_SQLSTATE
+SELECT seller_analytics.noisy_sum(s, v, 0, 1e308, 1e6) FROM (VALUES (1, 1e308::float8), (2, 1e308)) d(s, v);
+\echo :LAST_ERROR_SQLSTATE
+SELECT seller_analytics.noisy_sum(v, 0, 2^959, 1.0) FROM pa_data WHERE false;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- none spent anything
+SELECT count(*) AS debits_so_far FROM seller_analytics.privacy_ledger WHERE budget = 'pa_main';
+-- just below the limit, and averages and a histogram at the extremes of
+-- double.  At epsilon 1e6 the sum's noise has scale 4.8e282: round(.., 3)
+-- of the release over the true 9.6e288 shows it with probability below
+-- e^-1000; the averages' noise is as small against their values, and the
+-- histogram's is 0 except with probability below 1e-300.
+SET ROLE pa_analyst;
+SELECT round((seller_analytics.noisy_sum(v, 0, 4.8e288, 1e6) / 9.6e288)::numeric, 3) AS sum_over_true
+FROM (VALUES (4.8e288::float8), (4.8e288)) d(v);
+SELECT round((seller_analytics.noisy_avg(v, 0, 1e308, 1e6) / 1e308)::numeric, 3) AS avg_over_1e308,
+       round((seller_analytics.noisy_avg(-v, -1e308, 0, 1e6) / 1e308)::numeric, 3) AS neg_avg_over_1e308,
+       round((seller_analytics.noisy_avg(v, -1.7976931348623157e308, 1.7976931348623157e308, 1e6)
+              / 1.7976931348623157e308)::numeric, 3) AS avg_over_max,
+       seller_analytics.noisy_histogram(v, 0, 1e308, 2, 1e6) AS histogram
+FROM (VALUES (1e308::float8), (1e308)) d(v);
+RESET ROLE;
+-- five evaluations, five debits
+SELECT count(*) AS debits_so_far FROM seller_analytics.privacy_ledger WHERE budget = 'pa_main';
+
+--
 -- Under a forced parallel plan the state is built in the workers and the
 -- noise added once, in the leader: the plan is Partial and Finalize
 -- Aggregate, one evaluation debits once, and the result is exact at a huge

@@ -780,6 +780,16 @@ FinalBegin(FunctionCallInfo fcinfo, DpInput input, DpMechKind kind,
 	else
 		EvaluatedParams(fcinfo, info, nparams, &p);
 	InitMech(m, kind, &p, info->name);
+	/* a sum that could leave double precision: refused, nothing spent */
+	if (kind == DP_MECH_SUM && dp_mech_sum_in_range(m) != DP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for bounds [%g, %g]", info->name,
+						p.lower, p.upper),
+				 errdetail("A sum of values this large can exceed the range of double precision, "
+						   "so %s takes bounds less than 2^959 (about 4.9e288) in magnitude. "
+						   "Nothing was spent.", info->name),
+				 errhint("Sum the values in a larger unit.")));
 	/* spent, and committed, before any noise is drawn */
 	dp_debit_units(m->ledger_units, m->epsilon_asked);
 	return s;

@@ -182,6 +182,22 @@ dp_mech_fixed_slow(const DpMech *m, double x, int64_t *out)
 	return to_fixed(x, m->frac_bits, out);
 }
 
+/*
+ * Bounds below 2^959 keep every sum release finite.  With M = max(|lower|,
+ * |upper|) < 2^e_bound <= 2^959, the fixed-point step 2^-frac_bits is at
+ * most 2^(e_bound - 17) (frac_bits >= 48 + e_eps - e_bound, e_eps >= -31),
+ * at most 2^-16 M; each of n < 2^63 values (or units' clamped totals) is
+ * within M + step / 2 of 0 once rounded, and the noise |z| <= 2^63 steps.
+ * So the release is below 2^63 (M + 2 step) < 2^64 M < 2^1023 in
+ * magnitude.
+ */
+DpStatus
+dp_mech_sum_in_range(const DpMech *m)
+{
+	return fmax(fabs(m->lower), fabs(m->upper)) < DP_SUM_BOUND_LIMIT ?
+		DP_OK : DP_ERR_OVERFLOW;
+}
+
 int64_t
 dp_mech_clamp_total(const DpMech *m, DpInt128 total)
 {
@@ -226,13 +242,18 @@ dp_release_sum(const DpMech *m, const DpRandom *rng, DpInt128 sum,
 			   double *out)
 {
 	int64_t		z;
+	double		v;
 	DpStatus	st;
 
 	if ((st = dp_discrete_laplace(rng, m->scale, &z)) != DP_OK)
 		return st;
 	if ((st = dp_int128_add(&sum, z)) != DP_OK)
 		return st;
-	*out = dp_fixed_to_double(sum, m->frac_bits);
+	v = dp_fixed_to_double(sum, m->frac_bits);
+	/* only with bounds that dp_mech_sum_in_range refuses */
+	if (!isfinite(v))
+		return DP_ERR_OVERFLOW;
+	*out = v;
 	return DP_OK;
 }
 

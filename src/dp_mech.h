@@ -123,6 +123,22 @@ dp_mech_fixed(const DpMech *m, double x, int64_t *out)
 	return DP_OK;
 }
 
+/*
+ * The largest bound, in magnitude, of a sum that can be released: below
+ * 2^959 (about 4.9e288), n < 2^63 values within the bounds plus any noise
+ * stay below 2^1023, a finite double, whatever the data.
+ */
+#define DP_SUM_BOUND_LIMIT	0x1p959
+
+/*
+ * Whether a sum's release stays finite for every input: DP_OK when both
+ * bounds are below DP_SUM_BOUND_LIMIT in magnitude, else DP_ERR_OVERFLOW.
+ * Public parameters only, so the server asks before it debits and an error
+ * spends nothing (and tells nothing about the data).  A count, an average
+ * (clamped to its bounds) and a histogram (integers) always are.
+ */
+extern DpStatus dp_mech_sum_in_range(const DpMech *m);
+
 /* a unit's total (a sum of dp_mech_fixed values) clamped to the bounds */
 extern int64_t dp_mech_clamp_total(const DpMech *m, DpInt128 total);
 
@@ -134,7 +150,8 @@ extern int	dp_mech_bin(const DpMech *m, int64_t v);
  * only on DP_OK, except that a histogram's out may be partly written when
  * it fails (the caller discards it).  Errors come from the random source (DP_ERR_RANDOM) or a
  * result beyond its type (DP_ERR_OVERFLOW: a count above 2^63 - 1 plus
- * noise, say).
+ * noise, say, or a sum beyond double precision, which only bounds that
+ * dp_mech_sum_in_range refuses allow).  A double written is always finite.
  *
  *	  count      n (>= 0) plus noise; may be negative (the noise is unbiased)
  *	  sum        sum (of fixed-point values) plus noise, as a double

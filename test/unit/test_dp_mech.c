@@ -16,7 +16,9 @@
  * they are checked with a failing random source (DP_ERR_RANDOM, nothing
  * written), for the clamping of avg, and with epsilon = 2^31, where the
  * noise is so small that the results are the true values (count, histogram)
- * or within 1e-5 (sum) and 1e-6 (avg) of them.  Each of these statistical
+ * or within 1e-5 (sum) and 1e-6 (avg) of them; and at the extremes of
+ * double, where a sum's release must be finite or refused and an average's
+ * finite and within its bounds.  Each of these statistical
  * checks states its false-failure probability; all together it is below
  * 1e-24 per run.  The seeds are fixed, so a run is deterministic.
  */
@@ -925,6 +927,130 @@ test_overflow(void)
 }
 
 /*
+ * A sum's release is finite or refused.  Bounds of 2^959 or more in
+ * magnitude fail dp_mech_sum_in_range (1e308, the extremes of double); the
+ * issue's case, two values of 1e308 under bounds [0, 1e308] (and of -1e308
+ * under [-1e308, 0]), would have released an infinity: dp_release_sum
+ * reports it as an overflow and writes nothing.  Just below 2^959, at every
+ * epsilon of the sweep and in every shape of bounds, the worst case, 2^63 - 1
+ * values at a bound, releases a finite double, and so does the analytic
+ * bound (2^63 (max |bound| + 1) steps).  Noise at these epsilons is at most
+ * 2^51 steps in scale and moves nothing here: no statistical claim.
+ */
+static void
+test_sum_range(void)
+{
+	const double epsilons[] = {0x1p-32, 0.001, 0.1, 1, 1000, 0x1p31};
+	const double too_large[] = {0x1p959, 1e300, 1e308, DBL_MAX};
+	const double below = nextafter(0x1p959, 0);
+	Rng			r;
+	DpRandom	rng = seeded(&r, 43);
+	DpMech		m;
+	const char *reason;
+
+	case_begin("sum: bounds below 2^959 release finite values; others are refused");
+	for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++)
+		for (int shape = 0; shape < 3; shape++)
+		{
+			double		lo = shape == 0 ? 0 : -too_large[i],
+						hi = shape == 1 ? 0 : too_large[i];
+
+			if (CHECK(dp_mech_init(&m, DP_MECH_SUM, 1, lo, hi, 0, &reason) == DP_OK))
+				CHECKF(dp_mech_sum_in_range(&m) == DP_ERR_OVERFLOW,
+					   "[%g, %g] accepted", lo, hi);
+		}
+	/* the two rows, at epsilon 1e6 */
+	for (int sign = -1; sign <= 1; sign += 2)
+	{
+		double		lo = sign < 0 ? -1e308 : 0,
+					hi = sign < 0 ? 0 : 1e308,
+					s = 77;
+		int64_t		v;
+
+		if (CHECK(dp_mech_init(&m, DP_MECH_SUM, 1e6, lo, hi, 0, &reason) == DP_OK) &&
+			CHECK(dp_mech_fixed(&m, sign * 1e308, &v) == DP_OK))
+			CHECKF(dp_release_sum(&m, &rng, 2 * (DpInt128) v, &s) == DP_ERR_OVERFLOW && s == 77,
+				   "two values of %g under [%g, %g]: %g", sign * 1e308, lo, hi, s);
+	}
+	for (size_t e = 0; e < sizeof(epsilons) / sizeof(epsilons[0]); e++)
+		for (int shape = 0; shape < 4; shape++)
+		{
+			double		lo = shape == 0 ? 0 : -below,
+						hi = shape == 1 ? 0 : shape == 3 ? below / 3 : below;
+			uint64_t	most;
+
+			if (!CHECK(dp_mech_init(&m, DP_MECH_SUM, epsilons[e], lo, hi, 0, &reason) == DP_OK) ||
+				!CHECKF(dp_mech_sum_in_range(&m) == DP_OK, "[%g, %g] refused", lo, hi))
+				continue;
+			most = (uint64_t) (m.upper_fp > -m.lower_fp ? m.upper_fp : -m.lower_fp);
+			CHECKF(ldexp((double) most + 1.0, 63 - m.frac_bits) < 0x1p1023,
+				   "epsilon %g, [%g, %g]: 2^63 (%llu + 1) steps of 2^%d reach 2^1023",
+				   epsilons[e], lo, hi, (unsigned long long) most, -m.frac_bits);
+			for (int end = 0; end < 2; end++)
+			{
+				int64_t		at = end ? m.upper_fp : m.lower_fp;
+
+				for (int i = 0; i < 20; i++)
+				{
+					double		s = NAN;
+					DpStatus	st = dp_release_sum(&m, &rng, (DpInt128) INT64_MAX * at, &s);
+
+					CHECKF(st == DP_OK && isfinite(s),
+						   "epsilon %g, [%g, %g], 2^63 - 1 values at %g: status %d, %g",
+						   epsilons[e], lo, hi, end ? hi : lo, (int) st, s);
+				}
+			}
+		}
+	case_end();
+}
+
+/*
+ * The average and the histogram need no such limit: at the extremes of
+ * double (bounds [-DBL_MAX, DBL_MAX], [0, 1e308], [-1e308, 0]), with 2^63 - 1
+ * values at either bound or none, an average is always finite and within
+ * its bounds (the ratio of two noisy integers may overflow to an infinity,
+ * which the clamp brings back to a bound), and a histogram is integers.
+ */
+static void
+test_avg_extremes(void)
+{
+	const double los[] = {-DBL_MAX, 0, -1e308, -1e308};
+	const double his[] = {DBL_MAX, 1e308, 0, 1e308};
+	const double epsilons[] = {0x1p-32, 0.1, 1, 0x1p31};
+	Rng			r;
+	DpRandom	rng = seeded(&r, 47);
+
+	case_begin("avg, histogram: finite and within the bounds at the extremes of double");
+	for (size_t b = 0; b < sizeof(los) / sizeof(los[0]); b++)
+		for (size_t e = 0; e < sizeof(epsilons) / sizeof(epsilons[0]); e++)
+		{
+			DpMech		m,
+						h;
+			const char *reason;
+			int64_t		counts[4] = {INT64_MAX / 2, 0, 0, INT64_MAX / 2},
+						out[4];
+
+			if (!CHECK(dp_mech_init(&m, DP_MECH_AVG, epsilons[e], los[b], his[b], 0, &reason) == DP_OK) ||
+				!CHECK(dp_mech_init(&h, DP_MECH_HISTOGRAM, epsilons[e], los[b], his[b], 4, &reason) == DP_OK))
+				continue;
+			for (int i = 0; i < 30; i++)
+			{
+				int64_t		n = i % 3 == 2 ? 0 : INT64_MAX;
+				int64_t		at = i % 3 == 0 ? m.lower_fp : m.upper_fp;
+				double		a = NAN;
+				DpStatus	st = dp_release_avg(&m, &rng, (DpInt128) n * at, n, &a);
+
+				CHECKF(st == DP_OK && isfinite(a) && a >= los[b] && a <= his[b],
+					   "[%g, %g], epsilon %g, n %lld: status %d, %g", los[b], his[b],
+					   epsilons[e], (long long) n, (int) st, a);
+			}
+			/* a bin count of 2^62 - 1 plus noise fits in a bigint */
+			CHECK(dp_release_histogram(&h, &rng, counts, out) == DP_OK);
+		}
+	case_end();
+}
+
+/*
  * The inline fast path of dp_mech_fixed (a multiplication by 2^frac_bits and
  * a rounding by hand) gives exactly what the general path gives, ties,
  * clamping and all, over every shape of bounds and epsilon the sweep uses.
@@ -984,5 +1110,7 @@ main(void)
 	test_huge_epsilon();
 	test_avg_clamps();
 	test_overflow();
+	test_sum_range();
+	test_avg_extremes();
 	return unit_finish();
 }

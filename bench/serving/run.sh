@@ -108,6 +108,8 @@ SERV_COMPACT_INTERVAL=${SERV_COMPACT_INTERVAL:-5}
 SERV_BI_CLIENTS=${SERV_BI_CLIENTS:-200}
 SERV_BI_RATE=${SERV_BI_RATE:-}
 SERVING_PART=${SERVING_PART:-read serve bi}
+# a login per seller: no more logins than sellers
+if [ "$SERV_BI_CLIENTS" -gt "$SERV_SELLERS" ]; then SERV_BI_CLIENTS=$SERV_SELLERS; fi
 export SERV_SELLERS SERV_DAYS SERV_EVENTS SERV_READ_CLIENTS SERV_READ_SECONDS SERV_READ_ROUNDS \
 	SERV_EXPLAIN_N SERV_CLIENTS SERV_POOL SERV_DIRECT_CLIENTS SERV_RATE SERV_PROBE_SECONDS \
 	SERV_SECONDS SERV_ROUNDS SERV_INGEST_RATE SERV_INGEST_BATCH SERV_COMPACT_INTERVAL \
@@ -117,6 +119,10 @@ export SERV_SELLERS SERV_DAYS SERV_EVENTS SERV_READ_CLIENTS SERV_READ_SECONDS SE
 BENCH_PG_OPTS+=("max_connections=$((SERV_BI_CLIENTS + SERV_POOL + SERV_READ_CLIENTS + SERV_DIRECT_CLIENTS + 50))")
 
 DASH_D0='2026-08-01'
+# seconds of each seller login's run left out of its latencies (part bi),
+# and of each paced run of part serve
+BI_SKIP=5
+SERVE_SKIP=3
 
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: run.sh --in-virtualenv REPORT_FILE
@@ -170,9 +176,14 @@ pgbs() {
 	pgbench -n "$@" bench >"$out" 2>&1 || true
 }
 
-# "p50|p90|p99|mean|n" (ms) of the per-transaction logs PREFIX.*
+# "p50|p90|p99|mean|n" (ms) of the per-transaction logs PREFIX.*, but for
+# the first SERVE_SKIP s: pgbench starts its rate schedule before its
+# clients have connected, and catches up after (2,000 connections take a
+# moment), which would put the connecting time into the first latencies
 log_percentiles() {
-	{ cat "$1".* 2>/dev/null || true; } | awk '$3 ~ /^[0-9]+$/ { print $3 }' | percentiles
+	{ cat "$1".* 2>/dev/null || true; } | awk -v skip="$SERVE_SKIP" '
+		$5 ~ /^[0-9]+$/ { n++; t[n] = $5 + $6 / 1e6; l[n] = $3; if (n == 1 || t[n] < t0) t0 = t[n] }
+		END { for (i = 1; i <= n; i++) if (t[i] >= t0 + skip) print l[i] }' | percentiles
 }
 
 # --- PgBouncer ---------------------------------------------------------------------
@@ -540,8 +551,9 @@ serve_results() {
 		echo "  and the superuser calling \`seller_analytics.compact()\` every $SERV_COMPACT_INTERVAL s (as pg_cron would)."
 		echo "- $SERV_SECONDS s per run, $SERV_ROUNDS rounds, the two contenders alternating.  Latency: pgbench's"
 		echo "  per-transaction log (with -R it counts from the scheduled start, so waiting for a"
-		echo "  pool connection or a busy CPU is in it), nearest-rank percentiles per run; the"
-		echo "  summary gives the median over the rounds."
+		echo "  pool connection or a busy CPU is in it) but for the first $SERVE_SKIP s of each run"
+		echo "  (pgbench's schedule starts before its clients have connected), nearest-rank"
+		echo "  percentiles per run; the summary gives the median over the rounds."
 		echo
 		awk -F'|' '{ printf "%s|%s|%.1f|%s|%s|%s|%d|%d / %d / %d|%s|%d|%s\n", $2, $1, $3, $8, $9, $10, $4, $5, $6, $18, $13, $16, ($1 == "pooled" ? $19 : "-") }' "$WORK/serve" |
 			md_table 'round|contender|dashboards/s|p50 ms|p90 ms|p99 ms|dashboards|failed / aborted / log ERRORs|events/s|compactions|connecting the clients, ms'
@@ -586,19 +598,28 @@ bi_part() {
 	local tps=0 done_=0 failed=0 aborted=0 res pct bg
 	for ((i = 1; i <= SERV_BI_CLIENTS; i++)); do
 		res=$(pgb_parse "$WORK/bi_$i.out")
-		tps=$(awk -v a="$tps" -v b="$(cut -d'|' -f1 <<<"$res")" 'BEGIN { printf "%.3f", a + b }')
 		done_=$((done_ + $(cut -d'|' -f2 <<<"$res")))
 		failed=$((failed + $(cut -d'|' -f3 <<<"$res")))
 		aborted=$((aborted + $(cut -d'|' -f4 <<<"$res")))
 	done
-	pct=$({ cat "$WORK"/bilat_*.* 2>/dev/null || true; } | awk '$3 ~ /^[0-9]+$/ { print $3 }' | percentiles)
+	# The pgbench processes log in one after the other (many password logins
+	# at once take seconds) and each starts its schedule before its login:
+	# its first transactions catch up and count the wait in their latency.
+	# Latencies: every login's transactions from BI_SKIP s after its first
+	# one (its per-transaction log, in time order).  Dashboards/s: all of
+	# them over the SERV_SECONDS of each login's schedule.
+	local logs=("$WORK"/bilat_*.*)
+	pct=$(awk -v skip="$BI_SKIP" '
+		FNR == 1 { t0 = "" }
+		$5 ~ /^[0-9]+$/ { t = $5 + $6 / 1e6; if (t0 == "") t0 = t; if (t >= t0 + skip) print $3 }' "${logs[@]}" | percentiles)
+	tps=$(awk -v n="$done_" -v s="$SERV_SECONDS" 'BEGIN { printf "%.1f", n / s }')
 	bg=$(background_figures bi)
 	local errs
 	errs=$((failed + aborted + $(cut -d'|' -f2,3 <<<"$bg" | tr '|' '+') + $(cut -d'|' -f5 <<<"$bg") + $(cut -d'|' -f2 "$WORK/log_bi")))
 	summary_add "bi: $SERV_BI_CLIENTS seller logins connected directly, paced at $rate/s in all: p50 / p99 latency" \
 		"$(cut -d'|' -f1 <<<"$pct") / $(cut -d'|' -f3 <<<"$pct") ms" "-" "-"
-	summary_add "bi: dashboards/s sustained (sum of the logins), events/s meanwhile" \
-		"$(printf '%.1f' "$tps"), $(cut -d'|' -f1 <<<"$bg")" ">= 0.95 x $rate" "$(pass_if "$tps >= 0.95 * $rate")"
+	summary_add "bi: dashboards/s sustained (all the logins' dashboards over their $SERV_SECONDS s), events/s meanwhile" \
+		"$tps, $(cut -d'|' -f1 <<<"$bg")" ">= 0.95 x $rate" "$(pass_if "$tps >= 0.95 * $rate")"
 	summary_add "bi: errors (failed, aborted, ingest and compaction, server log ERRORs)" "$errs" "0" "$(pass_if "$errs == 0")"
 	{
 		echo "## Sellers' own logins (BI tools), connected directly"
@@ -614,7 +635,10 @@ bi_part() {
 		echo '```'
 		echo
 		echo "The same background load (ingest at $SERV_INGEST_RATE transactions/s of $SERV_INGEST_BATCH events, compact() every"
-		echo "$SERV_COMPACT_INTERVAL s)."
+		echo "$SERV_COMPACT_INTERVAL s).  The pgbench processes log in one after the other, and each"
+		echo "starts its schedule before its login, so that its first transactions catch up;"
+		echo "latencies leave out each login's first $BI_SKIP s; dashboards/s: all the dashboards"
+		echo "over the $SERV_SECONDS s of every login's schedule."
 		echo
 		{
 			echo "$SERV_BI_CLIENTS|$(printf '%.1f' "$tps")|$(cut -d'|' -f1 <<<"$pct")|$(cut -d'|' -f2 <<<"$pct")|$(cut -d'|' -f3 <<<"$pct")|$done_|$failed / $aborted / $(cut -d'|' -f2 "$WORK/log_bi")|$(cut -d'|' -f1 <<<"$bg")|$(cut -d'|' -f4 <<<"$bg")"

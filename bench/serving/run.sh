@@ -238,7 +238,7 @@ bouncer_start() {
 		INI
 		if [ "$(id -u)" -eq 0 ]; then chown postgres "$BOUNCER_DIR/pgbouncer.ini"; fi
 		rm -f "$BOUNCER_DIR/pgbouncer.pid"
-		as_postgres bash -c "ulimit -n $FDS; exec pgbouncer -d '$BOUNCER_DIR/pgbouncer.ini'" \
+		as_postgres bash -c "ulimit -n $FDS 2>/dev/null || ulimit -n \$(ulimit -Hn); exec pgbouncer -d '$BOUNCER_DIR/pgbouncer.ini'" \
 			>>"$WORK/pgbouncer.out" 2>&1 || true
 		for ((i = 0; i < 50; i++)); do
 			if as bench_app psql -X -q -h 127.0.0.1 -p "$BOUNCER_PORT" -d bench -At -c 'SELECT 1' >/dev/null 2>&1; then

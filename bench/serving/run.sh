@@ -5,8 +5,9 @@
 #
 # Installs the Debian packages it needs when they are missing (pgbouncer
 # among them), builds and installs the extension, then in a throw-away
-# cluster (pg_virtualenv, with the settings in bench/lib.sh and
-# max_connections raised for the seller logins):
+# cluster (pg_virtualenv, with the settings in bench/lib.sh,
+# max_connections raised for the seller logins, and seller_analytics in
+# shared_preload_libraries):
 #
 # Data.  SERV_SELLERS sellers x SERV_DAYS days x SERV_EVENTS events per
 # seller-day, loaded through the capture trigger a day per transaction and
@@ -115,8 +116,12 @@ export SERV_SELLERS SERV_DAYS SERV_EVENTS SERV_READ_CLIENTS SERV_READ_SECONDS SE
 	SERV_SECONDS SERV_ROUNDS SERV_INGEST_RATE SERV_INGEST_BATCH SERV_COMPACT_INTERVAL \
 	SERV_BI_CLIENTS SERV_BI_RATE SERVING_PART
 
-# the seller logins, the pool, the direct clients and the jobs connect at once
-BENCH_PG_OPTS+=("max_connections=$((SERV_BI_CLIENTS + SERV_POOL + SERV_READ_CLIENTS + SERV_DIRECT_CLIENTS + 50))")
+# the seller logins, the pool, the direct clients and the jobs connect at
+# once; the library preloaded, as doc/security.md says to install it (a
+# seller named before the library is loaded in a session is not honoured,
+# so without it a new connection's first transaction would see no rows)
+BENCH_PG_OPTS+=("max_connections=$((SERV_BI_CLIENTS + SERV_POOL + SERV_READ_CLIENTS + SERV_DIRECT_CLIENTS + 50))"
+	"shared_preload_libraries=seller_analytics")
 
 DASH_D0='2026-08-01'
 # seconds of each seller login's run left out of its latencies (part bi),

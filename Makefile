@@ -43,6 +43,13 @@
 #                       the privacy budget debit, alone and per group of a
 #                       GROUP BY; settings in the script's header, e.g.
 #                       PRIV_ROWS=100000 PRIV_ROUNDS=3)
+#   make bench-serving  bench/serving/run.sh (the seller dashboard at scale:
+#                       2,000 clients through PgBouncer in transaction mode
+#                       against 16 direct connections while events stream in
+#                       and compaction runs, 200 sellers' own logins, and the
+#                       live views against the compacted tables; settings in
+#                       the script's header, e.g. SERVING_PART=read for the
+#                       live-read figures alone)
 #
 # Variables
 #   PG_CONFIG=...       pg_config of the target server (default: first on PATH)
@@ -150,7 +157,7 @@ bench:
 	bash bench/sketch/run.sh
 
 .PHONY: bench-ingest bench-capture-variants bench-security bench-privacy \
-	bench-privacy-error
+	bench-privacy-error bench-serving
 bench-ingest:
 	bash bench/ingest/run.sh
 
@@ -165,6 +172,9 @@ bench-privacy:
 
 bench-privacy-error:
 	bash bench/privacy/error_table.sh
+
+bench-serving:
+	bash bench/serving/run.sh
 
 # installcheck runs REGRESS and then ISOLATION; these run one of them each,
 # so that a failing regression test does not hide the isolation results.

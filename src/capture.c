@@ -127,7 +127,7 @@ typedef struct CaptureLevel
 static CaptureLevel *capture_top = NULL;
 
 /* seller_analytics.capture_memory, kB: a level's table flushes past it */
-static int	capture_memory_kb = 16384;
+static int	capture_memory_kb = 65536;
 
 /* per event row, and per key of a flush: reset after each */
 static MemoryContext capture_row_cxt = NULL;
@@ -1239,7 +1239,7 @@ capture_init(void)
 							"Past it, the changes captured so far are appended at once, within the same transaction; "
 							"a smaller value means more pending rows, not less data.",
 							&capture_memory_kb,
-							16384,
+							65536,
 							64,
 							MAX_KILOBYTES,
 							PGC_USERSET,

@@ -39,6 +39,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -782,6 +786,22 @@ AddEvent(CaptureLevel *lvl, const EventRow *ev, int sign)
 
 static pg_noinline void FlushLevel(CaptureLevel *lvl);
 
+/*
+ * Give the memory of a flushed table back to the system.  Its blocks go
+ * back to malloc, which keeps the freed space of the heap resident where
+ * other allocations (PostgreSQL's queue of trigger events grows all through
+ * a large statement) sit above it: without this the backend's resident
+ * memory grew by more than the bound over a few flushes.  Once per flush,
+ * that is once per capture_memory of captured changes.
+ */
+static void
+ReleaseFreedMemory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 /* capture_events(): AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW */
 PG_FUNCTION_INFO_V1(seller_analytics_capture_events);
 Datum
@@ -842,6 +862,7 @@ seller_analytics_capture_events(PG_FUNCTION_ARGS)
 	{
 		FlushLevel(lvl);
 		ClearEntries(lvl);
+		ReleaseFreedMemory();
 	}
 
 	return PointerGetDatum(NULL);

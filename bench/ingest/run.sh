@@ -267,7 +267,7 @@ perf_summary() {
 						tzl++
 				}
 				if (f == "AddEvent") add++
-				if ((f == "Flush" || f == "FlushLevel") && !infl) {
+				if (f ~ /^Flush(Level)?([.]|$)/ && !infl) {
 					fl++
 					infl = 1
 					if (i > 1) flunder[fr[i - 1]]++

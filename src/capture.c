@@ -23,12 +23,13 @@
  * Each level's table and sketches live in a memory context of their own;
  * when it passes seller_analytics.capture_memory, the trigger appends the
  * level's entries to pending_deltas at once, within the same
- * (sub)transaction, and empties the context.  A flush builds each row in a
- * context reset per key.  So the capture holds at most capture_memory (plus
- * one row's growth) per open savepoint level; a transaction only writes
- * more pending rows, which compaction folds like any others.  PostgreSQL's
- * own queue of AFTER ROW trigger events (a few bytes a row, per statement,
- * as for the foreign key) is outside this bound.
+ * (sub)transaction, and empties the context.  A flush builds its rows a
+ * batch at a time in a context reset per batch.  So the capture holds at
+ * most capture_memory (plus one row's growth) per open savepoint level; a
+ * large transaction only writes more pending rows, which compaction folds
+ * like any others.  PostgreSQL's own queue of AFTER ROW trigger events (12
+ * bytes a row and trigger until the statement ends, as for the foreign
+ * key) is outside this bound.
  *
  * The local day of an event uses the seller's time zone, read through the
  * sellers primary key with the latest snapshot and cached per backend until

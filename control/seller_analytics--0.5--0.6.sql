@@ -265,4 +265,10 @@ COMMENT ON FUNCTION seller_analytics.create_privacy_budget(text, double precisio
 -- issue 14: ingestion
 -------------------------------------------------------------------------------
 
+-- The capture trigger's memory is bounded (seller_analytics.capture_memory,
+-- defined by the module): past it, a transaction's captured changes go to
+-- pending_deltas at once, in chunks, rather than all at commit.
+COMMENT ON FUNCTION seller_analytics.capture_events() IS
+    'row trigger: accumulates each transaction''s changes of events and appends them to pending_deltas at commit, or earlier in chunks once they pass seller_analytics.capture_memory';
+
 -- (end of section: issue 14)

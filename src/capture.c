@@ -16,6 +16,21 @@
  * A subtransaction gets its own table: merged into its parent's when it
  * commits, dropped when it rolls back.
  *
+ * Memory is bounded whatever the size of the transaction.  An entry has a
+ * fixed size (counts in int64, amounts as int128 sums of cents, so no
+ * numeric is ever allocated per row) except for its order-value sketch,
+ * which grows with the spread of the values but never past its bucket cap.
+ * Each level's table and sketches live in a memory context of their own;
+ * when it passes seller_analytics.capture_memory, the trigger appends the
+ * level's entries to pending_deltas at once, within the same
+ * (sub)transaction, and empties the context.  A flush builds its rows a
+ * batch at a time in a context reset per batch.  So the capture holds at
+ * most capture_memory (plus one row's growth) per open savepoint level; a
+ * large transaction only writes more pending rows, which compaction folds
+ * like any others.  PostgreSQL's own queue of AFTER ROW trigger events (12
+ * bytes a row and trigger until the statement ends, as for the foreign
+ * key) is outside this bound.
+ *
  * The local day of an event uses the seller's time zone, read through the
  * sellers primary key with the latest snapshot and cached per backend until
  * sellers is invalidated.  A change of a seller's time zone locks events
@@ -24,6 +39,10 @@
  * zone that is no longer the seller's.
  */
 #include "postgres.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -44,6 +63,7 @@
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -87,9 +107,13 @@ typedef struct CaptureEntry
 	int64		orders;
 	int64		units;
 	int64		refunds;
-	Datum		revenue;		/* numeric, or 0 for none yet */
-	Datum		refund_amount;	/* numeric, or 0 for none yet */
-	Sketch	   *order_value;	/* orders added, or NULL */
+	int128		revenue;		/* cents */
+	int128		refund_amount;	/* cents */
+	bool		has_revenue;	/* an amount went into revenue (then its
+								 * numeric has two decimals, as before) */
+	bool		has_refund_amount;
+	Sketch	   *order_value;	/* orders added (in the level's context), or
+								 * NULL */
 	bool		recompute;		/* an order left this key */
 } CaptureEntry;
 
@@ -97,14 +121,21 @@ typedef struct CaptureEntry
 typedef struct CaptureLevel
 {
 	int			nest_level;
+	MemoryContext cxt;			/* entries and their sketches */
 	HTAB	   *entries;
 	bool		truncated;		/* events was truncated at this level: the
 								 * outer levels' changes go when it commits */
 	struct CaptureLevel *parent;
 } CaptureLevel;
 
-/* innermost level with changes; everything lives in TopTransactionContext */
+/* innermost level with changes; the levels live in TopTransactionContext */
 static CaptureLevel *capture_top = NULL;
+
+/* seller_analytics.capture_memory, kB: a level's table flushes past it */
+static int	capture_memory_kb = 65536;
+
+/* per event row, and per key of a flush: reset after each */
+static MemoryContext capture_row_cxt = NULL;
 
 /*
  * seller -> time zone, for the life of the backend.  Any relcache
@@ -405,29 +436,30 @@ SellerTimeZone(int64 seller_id)
 
 /* ---------------------------------------------------------- accumulation */
 
-static HTAB *
-NewEntryTable(void)
+/* a new, empty table of entries in lvl's context */
+static void
+NewEntryTable(CaptureLevel *lvl)
 {
 	HASHCTL		ctl;
 
 	ctl.keysize = sizeof(CaptureKey);
 	ctl.entrysize = sizeof(CaptureEntry);
-	ctl.hcxt = TopTransactionContext;
-	return hash_create("seller_analytics captured changes", 64, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hcxt = lvl->cxt;
+	lvl->entries = hash_create("seller_analytics captured changes", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* drop what a level has captured so far */
+/* drop what a level has captured so far, and its memory */
 static void
 ClearEntries(CaptureLevel *lvl)
 {
-	hash_destroy(lvl->entries);
-	lvl->entries = NewEntryTable();
+	MemoryContextReset(lvl->cxt);
+	NewEntryTable(lvl);
 }
 
-/* the table of the current (sub)transaction level, made on first use */
-static HTAB *
-CurrentEntries(void)
+/* the current (sub)transaction level, made on first use */
+static CaptureLevel *
+CurrentLevel(void)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
@@ -437,13 +469,24 @@ CurrentEntries(void)
 											   sizeof(CaptureLevel));
 
 		lvl->nest_level = level;
-		lvl->entries = NewEntryTable();
+		lvl->cxt = AllocSetContextCreate(TopTransactionContext,
+										 "seller_analytics capture",
+										 ALLOCSET_DEFAULT_SIZES);
+		NewEntryTable(lvl);
 		lvl->truncated = false;
 		lvl->parent = capture_top;
 		capture_top = lvl;
 	}
 	Assert(capture_top->nest_level == level);
-	return capture_top->entries;
+	return capture_top;
+}
+
+/* a level that has ended: its memory goes */
+static void
+FreeLevel(CaptureLevel *lvl)
+{
+	MemoryContextDelete(lvl->cxt);
+	pfree(lvl);
 }
 
 static CaptureEntry *
@@ -460,31 +503,102 @@ EntryFor(HTAB *entries, const CaptureKey *key)
 	return e;
 }
 
-/* acc + sign * x, numerics in TopTransactionContext; acc 0 means zero */
-static Datum
-AddNumeric(Datum acc, Datum x, int sign)
+/*
+ * An amount in cents, exactly, and as the double that numeric_float8 gives
+ * (what percentile_agg adds to a sketch): cents / 100.0 is the double
+ * nearest to the decimal, as strtod's, while |cents| < 2^53.  amount is
+ * numeric(14, 2) by the table's definition; anything finer or larger is an
+ * error, not a rounding.  Works on numeric_out's text, in capture_row_cxt.
+ */
+static int64
+AmountCents(Datum amount, double *value)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	Datum		result;
+	const char *p = DatumGetCString(DirectFunctionCall1(numeric_out, amount));
+	bool		negative = false;
+	int64		cents = 0;
+	int			int_digits = 0;
+	int			frac_digits = 0;
 
-	if (acc == (Datum) 0)
-		result = sign > 0 ? DirectFunctionCall1(numeric_uplus, x)
-			: DirectFunctionCall1(numeric_uminus, x);
-	else
-		result = DirectFunctionCall2(sign > 0 ? numeric_add : numeric_sub, acc, x);
-	MemoryContextSwitchTo(old);
-	return result;
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	for (; *p >= '0' && *p <= '9'; p++)
+	{
+		if (int_digits > 0 || *p != '0')
+			int_digits++;
+		if (int_digits > 13)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("event amount is out of range"),
+					 errdetail("Amounts must be below 10^13.")));
+		cents = cents * 10 + (*p - '0');
+	}
+	if (*p == '.')
+	{
+		for (p++; *p >= '0' && *p <= '9'; p++)
+		{
+			if (frac_digits < 2)
+				cents = cents * 10 + (*p - '0');
+			else if (*p != '0')
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("event amount must be a whole number of cents")));
+			frac_digits++;
+		}
+	}
+	for (; frac_digits < 2; frac_digits++)
+		cents *= 10;
+	if (*p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("event amount must be finite")));
+	if (negative)
+		cents = -cents;
+	*value = (double) cents / 100.0;
+	return cents;
+}
+
+/*
+ * A sum of cents as a numeric: with two decimals when any amount went into
+ * it (as the sum of numeric(14, 2) values has), else 0.
+ */
+static Datum
+CentsToNumeric(int128 cents, bool any)
+{
+	char		buf[48];
+	char	   *p = buf + sizeof(buf);
+	bool		negative = cents < 0;
+	uint128		u = negative ? -(uint128) cents : (uint128) cents;
+	int			digits = 0;
+
+	if (!any)
+		return NumericGetDatum(int64_to_numeric(0));
+	if (cents >= PG_INT64_MIN && cents <= PG_INT64_MAX)
+		return NumericGetDatum(int64_div_fast_to_numeric((int64) cents, 2));
+	*--p = '\0';
+	do
+	{
+		*--p = '0' + (int) (u % 10);
+		u /= 10;
+		if (++digits == 2)
+			*--p = '.';
+	} while (u != 0 || digits < 3);
+	if (negative)
+		*--p = '-';
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(p),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
 
 static void
-AddToSketch(CaptureEntry *e, Datum amount)
+AddToSketch(CaptureEntry *e, double x, MemoryContext cxt)
 {
-	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
-	double		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, amount));
+	SketchMem	mem = sketch_pg_mem(cxt);
 
 	if (e->order_value == NULL)
 	{
-		e->order_value = MemoryContextAlloc(TopTransactionContext, sizeof(Sketch));
+		e->order_value = MemoryContextAlloc(cxt, sizeof(Sketch));
 		sketch_init(e->order_value, sketch_pg_default_scale());
 	}
 	sketch_pg_check(sketch_add(e->order_value, x, &mem));
@@ -497,8 +611,8 @@ typedef struct EventRow
 	EventType	type;
 	TimestampTz occurred_at;
 	char		source[SOURCE_MAX + 1];
-	Datum		amount;
-	bool		amount_null;
+	int64		cents;			/* amount of an order or refund, in cents */
+	double		value;			/* the same as the sketch adds it */
 	int64		quantity;		/* 1 when NULL */
 	DateADT		day;
 } EventRow;
@@ -597,17 +711,18 @@ ReadEvent(HeapTuple tuple, TupleDesc desc, EventRow *ev)
 		memcpy(ev->source, VARDATA_ANY(t), len);
 	}
 
-	ev->amount = GetColumn(tuple, desc, COL_AMOUNT, &ev->amount_null);
-	if ((ev->type == EV_ORDER || ev->type == EV_REFUND) && ev->amount_null)
+	d = GetColumn(tuple, desc, COL_AMOUNT, &isnull);
+	if ((ev->type == EV_ORDER || ev->type == EV_REFUND) && isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("an event of type \"%s\" needs an amount",
 						ev->type == EV_ORDER ? "order" : "refund")));
-	if (!ev->amount_null &&
-		numeric_is_nan(DatumGetNumeric(ev->amount)))
+	if (!isnull && numeric_is_nan(DatumGetNumeric(d)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("event amount must not be NaN")));
+	if (ev->type == EV_ORDER || ev->type == EV_REFUND)
+		ev->cents = AmountCents(d, &ev->value);
 
 	d = GetColumn(tuple, desc, COL_QUANTITY, &isnull);
 	ev->quantity = isnull ? 1 : DatumGetInt32(d);
@@ -625,12 +740,12 @@ SameContribution(const EventRow *a, const EventRow *b)
 	if (a->type == EV_ORDER && a->quantity != b->quantity)
 		return false;
 	if (a->type == EV_ORDER || a->type == EV_REFUND)
-		return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a->amount, b->amount)) == 0;
+		return a->cents == b->cents;
 	return true;
 }
 
 static void
-AddEvent(HTAB *entries, const EventRow *ev, int sign)
+AddEvent(CaptureLevel *lvl, const EventRow *ev, int sign)
 {
 	CaptureKey	key;
 	CaptureEntry *e;
@@ -639,7 +754,7 @@ AddEvent(HTAB *entries, const EventRow *ev, int sign)
 	key.seller_id = ev->seller_id;
 	key.day = ev->day;
 	strcpy(key.source, ev->source);
-	e = EntryFor(entries, &key);
+	e = EntryFor(lvl->entries, &key);
 
 	switch (ev->type)
 	{
@@ -655,17 +770,37 @@ AddEvent(HTAB *entries, const EventRow *ev, int sign)
 		case EV_ORDER:
 			e->orders += sign;
 			e->units += sign * ev->quantity;
-			e->revenue = AddNumeric(e->revenue, ev->amount, sign);
+			e->revenue += sign * (int128) ev->cents;
+			e->has_revenue = true;
 			if (sign > 0)
-				AddToSketch(e, ev->amount);
+				AddToSketch(e, ev->value, lvl->cxt);
 			else
 				e->recompute = true;	/* a sketch cannot subtract */
 			break;
 		case EV_REFUND:
 			e->refunds += sign;
-			e->refund_amount = AddNumeric(e->refund_amount, ev->amount, sign);
+			e->refund_amount += sign * (int128) ev->cents;
+			e->has_refund_amount = true;
 			break;
 	}
+}
+
+static pg_noinline void FlushLevel(CaptureLevel *lvl);
+
+/*
+ * Give the memory of a flushed table back to the system.  Its blocks go
+ * back to malloc, which keeps the freed space of the heap resident where
+ * other allocations (PostgreSQL's queue of trigger events grows all through
+ * a large statement) sit above it: without this the backend's resident
+ * memory grew by more than the bound over a few flushes.  Once per flush,
+ * that is once per capture_memory of captured changes.
+ */
+static void
+ReleaseFreedMemory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 /* capture_events(): AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW */
@@ -675,9 +810,10 @@ seller_analytics_capture_events(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
-	HTAB	   *entries;
+	CaptureLevel *lvl;
 	EventRow	oldrow;
 	EventRow	newrow;
+	MemoryContext old;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -692,17 +828,18 @@ seller_analytics_capture_events(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(trigdata->tg_relation);
 	if (RelationGetRelid(trigdata->tg_relation) != events_relid)
 		LookupEventColumns(trigdata->tg_relation);
-	entries = CurrentEntries();
+	lvl = CurrentLevel();
 
+	old = MemoryContextSwitchTo(capture_row_cxt);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
 		ReadEvent(trigdata->tg_trigtuple, desc, &newrow);
-		AddEvent(entries, &newrow, +1);
+		AddEvent(lvl, &newrow, +1);
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
 		ReadEvent(trigdata->tg_trigtuple, desc, &oldrow);
-		AddEvent(entries, &oldrow, -1);
+		AddEvent(lvl, &oldrow, -1);
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
@@ -710,32 +847,42 @@ seller_analytics_capture_events(PG_FUNCTION_ARGS)
 		ReadEvent(trigdata->tg_newtuple, desc, &newrow);
 		if (!SameContribution(&oldrow, &newrow))
 		{
-			AddEvent(entries, &oldrow, -1);
-			AddEvent(entries, &newrow, +1);
+			AddEvent(lvl, &oldrow, -1);
+			AddEvent(lvl, &newrow, +1);
 		}
 	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("capture_events() handles INSERT, UPDATE and DELETE only")));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(capture_row_cxt);
+
+	/* past the bound: to pending_deltas now, in this (sub)transaction */
+	if (MemoryContextMemAllocated(lvl->cxt, true) > (Size) capture_memory_kb * 1024)
+	{
+		FlushLevel(lvl);
+		ClearEntries(lvl);
+		ReleaseFreedMemory();
+	}
 
 	return PointerGetDatum(NULL);
 }
 
 /* ----------------------------------------------------- (sub)transactions */
 
-/* fold src's entries into dst (both in TopTransactionContext) */
+/* fold src's entries into dst's table, copying sketches into dst's context */
 static void
-MergeEntries(HTAB *dst, HTAB *src)
+MergeEntries(CaptureLevel *dst, CaptureLevel *src)
 {
 	HASH_SEQ_STATUS status;
 	CaptureEntry *s;
-	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
+	SketchMem	mem = sketch_pg_mem(dst->cxt);
 
-	hash_seq_init(&status, src);
+	hash_seq_init(&status, src->entries);
 	while ((s = hash_seq_search(&status)) != NULL)
 	{
-		CaptureEntry *d = EntryFor(dst, &s->key);
+		CaptureEntry *d = EntryFor(dst->entries, &s->key);
 
 		d->sessions += s->sessions;
 		d->page_views += s->page_views;
@@ -743,16 +890,18 @@ MergeEntries(HTAB *dst, HTAB *src)
 		d->orders += s->orders;
 		d->units += s->units;
 		d->refunds += s->refunds;
-		if (s->revenue != (Datum) 0)
-			d->revenue = AddNumeric(d->revenue, s->revenue, +1);
-		if (s->refund_amount != (Datum) 0)
-			d->refund_amount = AddNumeric(d->refund_amount, s->refund_amount, +1);
+		d->revenue += s->revenue;
+		d->refund_amount += s->refund_amount;
+		d->has_revenue |= s->has_revenue;
+		d->has_refund_amount |= s->has_refund_amount;
 		if (s->order_value != NULL)
 		{
 			if (d->order_value == NULL)
-				d->order_value = s->order_value;
-			else
-				sketch_pg_check(sketch_merge(d->order_value, s->order_value, &mem));
+			{
+				d->order_value = MemoryContextAlloc(dst->cxt, sizeof(Sketch));
+				sketch_init(d->order_value, s->order_value->initial_scale);
+			}
+			sketch_pg_check(sketch_merge(d->order_value, s->order_value, &mem));
 		}
 		d->recompute |= s->recompute;
 	}
@@ -781,16 +930,16 @@ CaptureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					ClearEntries(lvl->parent);
 					lvl->parent->truncated = true;
 				}
-				MergeEntries(lvl->parent->entries, lvl->entries);
-				hash_destroy(lvl->entries);
+				MergeEntries(lvl->parent, lvl);
 				capture_top = lvl->parent;
+				FreeLevel(lvl);
 			}
 			else
 				lvl->nest_level = level - 1;
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
-			hash_destroy(lvl->entries);
 			capture_top = lvl->parent;
+			FreeLevel(lvl);
 			break;
 		default:
 			break;
@@ -806,12 +955,10 @@ PG_FUNCTION_INFO_V1(seller_analytics_discard_captured_changes);
 Datum
 seller_analytics_discard_captured_changes(PG_FUNCTION_ARGS)
 {
-	int			level = GetCurrentTransactionNestLevel();
+	CaptureLevel *lvl = CurrentLevel();
 
-	(void) CurrentEntries();	/* make this level's table */
-	Assert(capture_top != NULL && capture_top->nest_level == level);
-	ClearEntries(capture_top);
-	capture_top->truncated = true;
+	ClearEntries(lvl);
+	lvl->truncated = true;
 	PG_RETURN_VOID();
 }
 
@@ -819,16 +966,27 @@ seller_analytics_discard_captured_changes(PG_FUNCTION_ARGS)
 
 /*
  * Rows go into the extension's internal tables directly, as COPY does:
- * heap insert and index entries, without planning, permission checks or
- * triggers (they have none).
+ * heap inserts of up to DIRECT_BATCH_ROWS rows (or DIRECT_BATCH_BYTES of
+ * values) at a time with table_multi_insert, one WAL record per heap page
+ * rather than per row, then their index entries; without planning,
+ * permission checks or triggers (they have none).  A row's values are built
+ * in the batch's memory context (DirectInsertBegin's caller switches to it
+ * through DirectInsertNewRow), which is reset after each batch.
  */
+#define DIRECT_BATCH_ROWS	100
+#define DIRECT_BATCH_BYTES	(64 * 1024)
+
 typedef struct DirectInsert
 {
 	Relation	rel;
 	EState	   *estate;
 	ResultRelInfo *rri;
-	TupleTableSlot *slot;
 	CommandId	cid;
+	MemoryContext batch_cxt;	/* the buffered rows' values */
+	TupleTableSlot *slots[DIRECT_BATCH_ROWS];
+	int			nslots;			/* made so far */
+	int			nbuffered;		/* rows waiting in slots[0 .. nbuffered) */
+	Size		bytes;			/* of by-reference values buffered */
 } DirectInsert;
 
 static void
@@ -839,9 +997,13 @@ DirectInsertBegin(DirectInsert *di, Oid relid)
 	di->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(di->rri, di->rel, 1, NULL, 0);
 	ExecOpenIndices(di->rri, false);
-	di->slot = ExecInitExtraTupleSlot(di->estate, RelationGetDescr(di->rel),
-									  &TTSOpsVirtual);
 	di->cid = GetCurrentCommandId(true);
+	di->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "seller_analytics direct insert",
+										  ALLOCSET_DEFAULT_SIZES);
+	di->nslots = 0;
+	di->nbuffered = 0;
+	di->bytes = 0;
 }
 
 /* attribute number of a column that must exist */
@@ -858,34 +1020,75 @@ DirectInsertColumn(DirectInsert *di, const char *name)
 	return attnum;
 }
 
-/* an empty row (every column NULL) to fill in */
-static TupleTableSlot *
-DirectInsertNewRow(DirectInsert *di)
+/* insert the buffered rows and their index entries */
+static void
+DirectInsertFlush(DirectInsert *di)
 {
-	TupleTableSlot *slot = di->slot;
+	MemoryContext old;
 
+	if (di->nbuffered == 0)
+		return;
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(di->estate));
+	table_multi_insert(di->rel, di->slots, di->nbuffered, di->cid, 0, NULL);
+	MemoryContextSwitchTo(old);
+	for (int i = 0; i < di->nbuffered; i++)
+	{
+		if (di->rri->ri_NumIndices > 0)
+			ExecInsertIndexTuples(di->rri, di->slots[i], di->estate, false, false,
+								  NULL, NIL);
+		ExecClearTuple(di->slots[i]);
+		ResetPerTupleExprContext(di->estate);
+	}
+	di->nbuffered = 0;
+	di->bytes = 0;
+	MemoryContextReset(di->batch_cxt);
+}
+
+/*
+ * An empty row (every column NULL) to fill in, in the batch's memory
+ * context, which is current until DirectInsertRow.
+ */
+static TupleTableSlot *
+DirectInsertNewRow(DirectInsert *di, MemoryContext *old)
+{
+	TupleTableSlot *slot;
+
+	if (di->nbuffered == di->nslots)
+		di->slots[di->nslots++] =
+			ExecInitExtraTupleSlot(di->estate, RelationGetDescr(di->rel),
+								   &TTSOpsVirtual);
+	slot = di->slots[di->nbuffered];
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+	*old = MemoryContextSwitchTo(di->batch_cxt);
 	return slot;
 }
 
+/* the row filled in since DirectInsertNewRow is complete */
 static void
-DirectInsertRow(DirectInsert *di)
+DirectInsertRow(DirectInsert *di, MemoryContext old)
 {
-	ExecStoreVirtualTuple(di->slot);
-	table_tuple_insert(di->rel, di->slot, di->cid, 0, NULL);
-	if (di->rri->ri_NumIndices > 0)
-		ExecInsertIndexTuples(di->rri, di->slot, di->estate, false, false,
-							  NULL, NIL);
-	ResetPerTupleExprContext(di->estate);
+	TupleTableSlot *slot = di->slots[di->nbuffered];
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+		if (!slot->tts_isnull[i] && !TupleDescAttr(desc, i)->attbyval)
+			di->bytes += VARSIZE_ANY(DatumGetPointer(slot->tts_values[i]));
+	di->nbuffered++;
+	if (di->nbuffered == DIRECT_BATCH_ROWS || di->bytes >= DIRECT_BATCH_BYTES)
+		DirectInsertFlush(di);
 }
 
 static void
 DirectInsertEnd(DirectInsert *di)
 {
+	DirectInsertFlush(di);
 	ExecCloseIndices(di->rri);
 	ExecResetTupleTable(di->estate->es_tupleTable, false);
 	FreeExecutorState(di->estate);
+	MemoryContextDelete(di->batch_cxt);
 	table_close(di->rel, NoLock);
 }
 
@@ -897,24 +1100,26 @@ static const char *const delta_column_names[DELTA_COLUMNS] = {
 	"order_value"
 };
 
-/* Append the top level's entries to pending_deltas and recompute_marks. */
-static void
-Flush(void)
+/*
+ * Append a level's entries to pending_deltas and recompute_marks, in the
+ * current (sub)transaction.  Rows are built in the batch context of
+ * DirectInsert, so a flush needs no more memory than one batch.
+ */
+static pg_noinline void
+FlushLevel(CaptureLevel *lvl)
 {
-	HTAB	   *entries;
+	HTAB	   *entries = lvl->entries;
 	Oid			nsp;
 	Oid			pending;
 	Oid			marks;
 	DirectInsert di;
 	AttrNumber	att[DELTA_COLUMNS];
-	Datum		zero;
 	bool		any_marks = false;
 	HASH_SEQ_STATUS status;
 	CaptureEntry *e;
-	SketchMem	mem = sketch_pg_mem(TopTransactionContext);
+	SketchMem	mem = sketch_pg_mem(lvl->cxt);
+	MemoryContext old;
 
-	Assert(capture_top != NULL && capture_top->parent == NULL);
-	entries = capture_top->entries;
 	if (hash_get_num_entries(entries) == 0)
 		return;
 
@@ -925,7 +1130,6 @@ Flush(void)
 	if (!OidIsValid(pending) || !OidIsValid(marks))
 		return;
 
-	zero = DirectFunctionCall1(int8_numeric, Int64GetDatum(0));
 	DirectInsertBegin(&di, pending);
 	for (int c = 0; c < DELTA_COLUMNS; c++)
 		att[c] = DirectInsertColumn(&di, delta_column_names[c]) - 1;
@@ -933,10 +1137,11 @@ Flush(void)
 	hash_seq_init(&status, entries);
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
-		TupleTableSlot *slot = DirectInsertNewRow(&di);
+		TupleTableSlot *slot = DirectInsertNewRow(&di, &old);
 		Datum	   *v = slot->tts_values;
 		bool	   *isnull = slot->tts_isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		for (int c = 0; c < DELTA_COLUMNS - 1; c++)
 			isnull[att[c]] = false;
 		v[att[0]] = Int64GetDatum(e->key.seller_id);
@@ -947,9 +1152,9 @@ Flush(void)
 		v[att[5]] = Int64GetDatum(e->add_to_carts);
 		v[att[6]] = Int64GetDatum(e->orders);
 		v[att[7]] = Int64GetDatum(e->units);
-		v[att[8]] = e->revenue != (Datum) 0 ? e->revenue : zero;
+		v[att[8]] = CentsToNumeric(e->revenue, e->has_revenue);
 		v[att[9]] = Int64GetDatum(e->refunds);
-		v[att[10]] = e->refund_amount != (Datum) 0 ? e->refund_amount : zero;
+		v[att[10]] = CentsToNumeric(e->refund_amount, e->has_refund_amount);
 		if (e->order_value != NULL)
 		{
 			sketch_pg_check(sketch_flush(e->order_value, &mem));
@@ -957,7 +1162,7 @@ Flush(void)
 			isnull[att[11]] = false;
 		}
 		any_marks |= e->recompute;
-		DirectInsertRow(&di);
+		DirectInsertRow(&di, old);
 	}
 	DirectInsertEnd(&di);
 
@@ -976,12 +1181,12 @@ Flush(void)
 
 			if (!e->recompute)
 				continue;
-			slot = DirectInsertNewRow(&di);
+			slot = DirectInsertNewRow(&di, &old);
 			slot->tts_values[mark_seller] = Int64GetDatum(e->key.seller_id);
 			slot->tts_values[mark_day] = DateADTGetDatum(e->key.day);
 			slot->tts_isnull[mark_seller] = false;
 			slot->tts_isnull[mark_day] = false;
-			DirectInsertRow(&di);
+			DirectInsertRow(&di, old);
 		}
 		DirectInsertEnd(&di);
 	}
@@ -1012,7 +1217,7 @@ seller_analytics_flush_captured_changes(PG_FUNCTION_ARGS)
 				 errmsg("cannot compact inside a savepoint of a transaction that has changed events"),
 				 errhint("Release or roll back the savepoint first, or compact after the transaction commits.")));
 	n = hash_get_num_entries(capture_top->entries);
-	Flush();
+	FlushLevel(capture_top);
 	ClearEntries(capture_top);
 	PG_RETURN_INT64(n);
 }
@@ -1025,7 +1230,10 @@ CaptureXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (capture_top != NULL)
-				Flush();
+			{
+				Assert(capture_top->parent == NULL);
+				FlushLevel(capture_top);
+			}
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -1037,6 +1245,8 @@ CaptureXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			/* the memory went with TopTransactionContext */
 			capture_top = NULL;
+			if (capture_row_cxt != NULL)
+				MemoryContextReset(capture_row_cxt);
 			break;
 		default:
 			break;
@@ -1046,6 +1256,22 @@ CaptureXactCallback(XactEvent event, void *arg)
 void
 capture_init(void)
 {
+	DefineCustomIntVariable("seller_analytics.capture_memory",
+							"Memory the capture trigger may hold per transaction level before it writes its changes to pending_deltas.",
+							"Past it, the changes captured so far are appended at once, within the same transaction; "
+							"a smaller value means more pending rows, not less data.",
+							&capture_memory_kb,
+							65536,
+							64,
+							MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL,
+							NULL,
+							NULL);
+	capture_row_cxt = AllocSetContextCreate(TopMemoryContext,
+											"seller_analytics capture row",
+											ALLOCSET_SMALL_SIZES);
 	RegisterXactCallback(CaptureXactCallback, NULL);
 	CacheRegisterRelcacheCallback(CaptureRelcacheCallback, (Datum) 0);
 	RegisterSubXactCallback(CaptureSubXactCallback, NULL);

@@ -13,6 +13,9 @@
 #   b. pgbench, single-row inserts, all on one seller
 #   c. pgbench, 100-row INSERT ... SELECT of random sellers in random order
 #   d. one COPY of a 1 M-row file (a day of events of every seller)
+#   m. one INSERT ... SELECT of INGEST_MEM_ROWS rows in one transaction: the
+#      backend's peak private memory (RssAnon, sampled every 0.1 s), with
+#      and without the trigger
 #
 # a-c: INGEST_CLIENTS clients for INGEST_SECONDS per run, INGEST_ROUNDS
 # rounds per contender, plain and capture alternating (ABBA); the table is
@@ -46,10 +49,12 @@
 #   DASH_SECONDS (8)  DASH_ROUNDS (3)  DASH_PENDING_TXNS (2000)
 #   DASH_PENDING_ROWS (50, events per pending transaction)
 #   DASH_VERIFY_DAYS (3, the last days of the range verify_rollups checks)
-#   INGEST_PARTS ("a b c d dash": which parts to run)
+#   INGEST_MEM_ROWS (5000000)
+#   INGEST_PARTS ("a b c d m dash": which parts to run)
 #   INGEST_PERF (0; 1: perf record the backends during one more capture
 #                run of a and of c, INGEST_PERF_SECONDS (8) long, and of a
 #                capture COPY, and add the profiles to the report)
+#   INGEST_PERF_KEEP (unset; a directory: keep the perf data there)
 #   PG_CONFIG, JOBS as for bench/lib.sh
 set -euo pipefail
 
@@ -60,7 +65,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_SETTINGS="INGEST_SECONDS INGEST_ROUNDS INGEST_CLIENTS INGEST_THREADS INGEST_SELLERS
 	INGEST_BATCH INGEST_COPY_ROWS INGEST_COPY_ROUNDS INGEST_COMPACT_INTERVAL DASH_SELLERS
 	DASH_DAYS DASH_EVENTS DASH_BIG_SELLERS DASH_BIG_EVENTS DASH_SECONDS DASH_ROUNDS DASH_PENDING_TXNS DASH_PENDING_ROWS
-	DASH_VERIFY_DAYS INGEST_PARTS INGEST_PERF INGEST_PERF_SECONDS"
+	DASH_VERIFY_DAYS INGEST_PARTS INGEST_PERF INGEST_PERF_SECONDS INGEST_MEM_ROWS"
 # the command as run, for the report
 if [ "${1:-}" != "--in-virtualenv" ]; then
 	bench_command bench-ingest
@@ -85,13 +90,15 @@ DASH_ROUNDS=${DASH_ROUNDS:-3}
 DASH_PENDING_TXNS=${DASH_PENDING_TXNS:-2000}
 DASH_PENDING_ROWS=${DASH_PENDING_ROWS:-50}
 DASH_VERIFY_DAYS=${DASH_VERIFY_DAYS:-3}
-INGEST_PARTS=${INGEST_PARTS:-a b c d dash}
+INGEST_PARTS=${INGEST_PARTS:-a b c d m dash}
+INGEST_MEM_ROWS=${INGEST_MEM_ROWS:-5000000}
 INGEST_PERF=${INGEST_PERF:-0}
 INGEST_PERF_SECONDS=${INGEST_PERF_SECONDS:-8}
 export INGEST_SECONDS INGEST_ROUNDS INGEST_CLIENTS INGEST_THREADS INGEST_SELLERS \
 	INGEST_BATCH INGEST_COPY_ROWS INGEST_COPY_ROUNDS INGEST_COMPACT_INTERVAL \
 	DASH_SELLERS DASH_DAYS DASH_EVENTS DASH_BIG_SELLERS DASH_BIG_EVENTS DASH_SECONDS DASH_ROUNDS \
-	DASH_PENDING_TXNS DASH_PENDING_ROWS DASH_VERIFY_DAYS INGEST_PARTS INGEST_PERF INGEST_PERF_SECONDS
+	DASH_PENDING_TXNS DASH_PENDING_ROWS DASH_VERIFY_DAYS INGEST_PARTS INGEST_PERF INGEST_PERF_SECONDS \
+	INGEST_MEM_ROWS
 
 # the events of a-c happen in these three UTC days; d's in the middle one
 EV_T0='2026-11-20 00:00:00+00'
@@ -237,11 +244,19 @@ verify_capture() {
 # call stacks (postgres is stripped of static symbols, the module is not)
 perf_summary() {
 	perf script -i "$1" -F pid,ip,sym 2>/dev/null | awk -v cpid="${2:-0}" '
-		function flush_sample(   i, f, under, tz) {
+		function flush_sample(   i, f, under, tz, infl) {
 			if (n == 0) return
 			total++
-			if (pid == cpid) { compact++; n = 0; return }
+			if (pid == cpid) {
+				compact++
+				cleaf[fr[1]]++
+				for (i = 1; i <= n; i++) if (fr[i] ~ /^ExecInsert$|^ExecDelete$|^ExecAgg$|^ExecHashJoin|^ExecOnConflictUpdate$|^percentile_sketch_merge$|^percentile_merge/) { cpart[fr[i]]++ }
+				n = 0
+				return
+			}
 			client++
+			leaf[fr[1]]++
+			infl = 0
 			for (i = 1; i <= n; i++) {
 				f = fr[i]
 				if (f == "seller_analytics_capture_events") { trig++ }
@@ -252,9 +267,22 @@ perf_summary() {
 						tzl++
 				}
 				if (f == "AddEvent") add++
-				if (f == "Flush") { fl++; for (j = 1; j < i; j++) if (fr[j] == "SPI_execute_plan") { spi++; break } }
+				if (f ~ /^Flush(Level)?([.]|$)/ && !infl) {
+					fl++
+					infl = 1
+					if (i > 1) flunder[fr[i - 1]]++
+				}
 			}
 			n = 0
+		}
+		function top(arr, k, label, denom,   key, best, bk, j, used) {
+			for (j = 1; j <= k; j++) {
+				best = 0; bk = ""
+				for (key in arr) if (!(key in used) && arr[key] > best) { best = arr[key]; bk = key }
+				if (bk == "") break
+				used[bk] = 1
+				printf "| %s: %s | %d | %.1f %% |\n", label, bk, best, 100 * best / denom
+			}
 		}
 		/^ *[0-9]+ *$/ { flush_sample(); pid = $1 + 0; next }
 		/^\t+ *[0-9a-f]+ / { s = $2; for (k = 3; k <= NF; k++) s = s " " $k; sub(/\+0x[0-9a-f]+$/, "", s); fr[++n] = s; next }
@@ -268,10 +296,25 @@ perf_summary() {
 			printf "| capture trigger (capture_events, per row) | %d | %.1f %% |\n", trig, 100 * trig / total
 			printf "| - ReadEvent (columns, seller time zone, local day) | %d | %.1f %% |\n", read, 100 * read / total
 			printf "| - - seller time-zone lookups (sellers index scans, LookupTimeZone) | %d | %.1f %% |\n", tzl, 100 * tzl / total
-			printf "| - AddEvent (hash table, numerics, sketch) | %d | %.1f %% |\n", add, 100 * add / total
-			printf "| commit-time Flush | %d | %.1f %% |\n", fl, 100 * fl / total
-			printf "| - its INSERT into pending_deltas (SPI_execute_plan) | %d | %.1f %% |\n", spi, 100 * spi / total
+			printf "| - AddEvent (hash table, sums, sketch) | %d | %.1f %% |\n", add, 100 * add / total
+			printf "| Flush of the captured changes to pending_deltas | %d | %.1f %% |\n", fl, 100 * fl / total
+			top(flunder, 6, "- called by the Flush", total)
+			top(cpart, 8, "compaction, under", total)
+			top(cleaf, 6, "compaction, self", total)
+			top(leaf, 10, "insert backends, self", total)
 		}'
+}
+
+# perf_keep DATA COMPACT_PID: moves the perf data to INGEST_PERF_KEEP (a
+# directory) when set, for a closer look (perf report -i), else removes it
+perf_keep() {
+	if [ -n "${INGEST_PERF_KEEP:-}" ]; then
+		mkdir -p "$INGEST_PERF_KEEP"
+		mv "$1" "$INGEST_PERF_KEEP/"
+		echo "$2" >"$INGEST_PERF_KEEP/$(basename "$1" .data).compact_pid"
+	else
+		rm -f "$1"
+	fi
 }
 
 # perf_profile PART SCRIPT: one more capture run under perf record (the
@@ -300,7 +343,7 @@ perf_profile() {
 		echo "|---|---|---|"
 		perf_summary "$data" "${cpid_db:-0}"
 	} >"$WORK/perf_$part"
-	rm -f "$data"
+	perf_keep "$data" "${cpid_db:-0}"
 }
 
 # perf_profile_copy FILE: one more capture COPY under perf record
@@ -327,7 +370,41 @@ perf_profile_copy() {
 		echo "|---|---|---|"
 		perf_summary "$data" 0
 	} >"$WORK/perf_d"
-	rm -f "$data"
+	perf_keep "$data" 0
+}
+
+# --- m: memory of one large transaction -----------------------------------------
+
+# mem_run CONTENDER: one INSERT ... SELECT of INGEST_MEM_ROWS rows (a day of
+# events of INGEST_SELLERS sellers) in one transaction into an empty table;
+# the backend's anonymous resident memory (RssAnon of /proc/PID/status:
+# its private heap, not the shared buffers) read every 0.1 s, and by
+# pg_backend_memory_contexts before the statement; appends
+# "contender|rows|ms|idle_kb|peak_kb|pending_rows" to $WORK/mem
+mem_run() {
+	local who=$1 per_seller out=$WORK/mem_$1.out pid ppid kb peak=0 idle=0 ms pend=-
+	per_seller=$(((INGEST_MEM_ROWS + INGEST_SELLERS - 1) / INGEST_SELLERS))
+	fresh_table "$who"
+	PGAPPNAME=bench_mem psql_b -c 'SELECT pg_sleep(2)' -c '\timing on' -c 'BEGIN' \
+		-c "INSERT INTO $(table_of "$who") SELECT * FROM bench.day_events('$COPY_DAY', 1, $INGEST_SELLERS, $per_seller, 'm-') LIMIT $INGEST_MEM_ROWS" \
+		-c 'COMMIT' >"$out" 2>&1 &
+	ppid=$!
+	sleep 1
+	pid=$(rows "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_mem' LIMIT 1")
+	idle=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+	while kill -0 "$ppid" 2>/dev/null; do
+		kb=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		if [ -n "$kb" ] && ((kb > peak)); then peak=$kb; fi
+		sleep 0.1
+	done
+	wait "$ppid" || true
+	# INSERT and COMMIT
+	ms=$(awk '$1 == "Time:" { s += $2 } END { print s + 0 }' "$out")
+	if [ "$who" = capture ]; then
+		pend=$(rows 'SELECT count(*) FROM seller_analytics.pending_deltas')
+	fi
+	echo "$who|$(rows "SELECT count(*) FROM $(table_of "$who")")|$ms|$idle|$peak|$pend" >>"$WORK/mem"
+	echo "   m $who: $ms ms, RssAnon idle $idle kB, peak $peak kB, $pend pending rows" >&2
 }
 
 # --- dashboard ----------------------------------------------------------------
@@ -618,6 +695,20 @@ in_virtualenv() {
 		rm -f "$copyfile" || true
 	fi
 
+	# --- m: memory of one large transaction ----------------------------------------
+	if has_part m; then
+		local logoff
+		logoff=$(log_offset)
+		: >"$WORK/mem"
+		for w in plain capture; do
+			bench_section "m. one transaction of $INGEST_MEM_ROWS rows, $w"
+			mem_run "$w"
+		done
+		bench_section "m. compact() and verify_rollups"
+		verify_capture m
+		log_check m "$logoff"
+	fi
+
 	# --- ingest results -----------------------------------------------------------
 	local -A target=([a]=0.85 [b]=0.85 [c]=0.75 [d]=0.70)
 	local -A title=(
@@ -737,6 +828,44 @@ in_virtualenv() {
 				cat "$WORK/verify_rows_d"
 				echo '```'
 			fi
+			echo
+		} | report
+	fi
+
+	if has_part m; then
+		local mp mc mpk mck vr dl le verdict
+		mp=$(awk -F'|' '$1 == "plain" { printf "%.1f", ($5 - $4) / 1024 / ($2 / 1e6) }' "$WORK/mem")
+		mc=$(awk -F'|' '$1 == "capture" { printf "%.1f", ($5 - $4) / 1024 / ($2 / 1e6) }' "$WORK/mem")
+		mpk=$(awk -F'|' '$1 == "plain" { printf "%.0f", $5 / 1024 }' "$WORK/mem")
+		mck=$(awk -F'|' '$1 == "capture" { printf "%.0f", $5 / 1024 }' "$WORK/mem")
+		vr=$(cat "$WORK/verify_m")
+		dl=$(cut -d'|' -f1 "$WORK/log_m")
+		le=$(cut -d'|' -f2 "$WORK/log_m")
+		summary_add "m. one transaction of $INGEST_MEM_ROWS rows: peak backend memory growth per million rows, capture (plain)" \
+			"$mc MB ($mp MB); peak $mck MB ($mpk MB)" "-" "-"
+		verdict=PASS
+		if [ "$(cut -d'|' -f2 <<<"$vr")" != 0 ] || [ "$(cut -d'|' -f3 <<<"$vr")" != 0 ] ||
+			[ "$dl" != 0 ] || [ "$le" != 0 ]; then verdict=FAIL; fi
+		summary_add "m. verify_rollups rows after compact() ($(cut -d'|' -f4 <<<"$vr") events) / log ERRORs" \
+			"$(cut -d'|' -f2 <<<"$vr") / $le" "0 / 0" "$verdict"
+		{
+			echo "### m. memory of one transaction of $INGEST_MEM_ROWS rows"
+			echo
+			echo "One \`BEGIN; INSERT INTO <table> SELECT * FROM bench.day_events(...) LIMIT $INGEST_MEM_ROWS; COMMIT\`"
+			echo "(a day of events of $INGEST_SELLERS sellers, the mix above) into an empty table, per contender."
+			echo "The backend's private memory is its RssAnon (/proc/PID/status: anonymous"
+			echo "resident pages, which leaves out the shared buffers), read before the statement"
+			echo "and every 0.1 s until COMMIT returns; growth = peak - before.  Both sides hold"
+			echo "PostgreSQL's queue of AFTER ROW trigger events for the foreign key until the"
+			echo "statement ends; the capture side queues its trigger's events too, and holds at"
+			echo "most seller_analytics.capture_memory ($(rows 'SHOW seller_analytics.capture_memory')) of captured changes."
+			echo
+			awk -F'|' '{ printf "%s|%s|%.0f|%.0f|%.0f|%.1f|%s\n", $1, $2, $3, $4 / 1024, $5 / 1024, ($5 - $4) / 1024 / ($2 / 1e6), $6 }' "$WORK/mem" |
+				md_table 'contender|rows|ms (INSERT + COMMIT)|MB before|peak MB|growth MB per million rows|pending rows at commit'
+			echo
+			echo "Server log during the part: $dl 'deadlock detected', $le ERROR/FATAL/PANIC lines."
+			echo "compact() ($(cut -d'|' -f6 <<<"$vr") ms) folded $(cut -d'|' -f1 <<<"$vr") pending rows and left $(cut -d'|' -f3 <<<"$vr");"
+			echo "verify_rollups('$VERIFY_FROM', '$VERIFY_TO'): $(cut -d'|' -f2 <<<"$vr") rows ($(cut -d'|' -f5 <<<"$vr") ms)."
 			echo
 		} | report
 	fi

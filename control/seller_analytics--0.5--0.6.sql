@@ -405,8 +405,9 @@ RETURN CASE
     ELSE
         'Sellers in ' || cohort_name || ' ' || phrase || ' '
         || seller_analytics.benchmark_format(average, unit) || ' on average (± '
-        || CASE unit WHEN 'percent' THEN round((margin * 100)::numeric, 1)::text
-                     ELSE seller_analytics.benchmark_format(margin, unit) END || ')'
+        || CASE unit WHEN 'percent'
+                THEN round((margin * 100)::numeric, CASE WHEN margin < 0.001 THEN 2 ELSE 1 END)::text
+                ELSE seller_analytics.benchmark_format(margin, unit) END || ')'
     END;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_summary_head(text, text, text, boolean, text, double precision, double precision) IS

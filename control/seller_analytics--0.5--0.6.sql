@@ -338,7 +338,7 @@ RETURN 'benchmarks ' || year::text || ' '
 COMMENT ON FUNCTION seller_analytics.benchmark_cell_budget(integer, text, text, text) IS
     'the name of the privacy budget of a finest cell (category, region, product type) for a calendar year';
 
-CREATE VIEW seller_analytics.benchmark_cell_budgets AS
+CREATE VIEW seller_analytics.benchmark_cell_budgets WITH (security_invoker = true) AS
 SELECT y.year, c.value AS category, r.value AS region, p.value AS product_type,
        b.name AS budget,
        b.total_units::double precision / 1e9 AS epsilon_total,

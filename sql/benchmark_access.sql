@@ -204,3 +204,8 @@ SELECT (SELECT sum(spent_units) FROM seller_analytics.privacy_budgets) = b.spent
        (SELECT count(*) FROM seller_analytics.benchmark_publications) = b.publications AS no_publication
 FROM spent_before b;
 DROP TABLE own_values;
+DROP TABLE login_rows, spent_before;
+
+-- leave nothing behind for the tests that follow
+DROP EXTENSION seller_analytics;
+DROP ROLE ba_seller7, ba_seller8, ba_seller9, ba_app, ba_analyst;

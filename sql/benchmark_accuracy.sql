@@ -97,3 +97,7 @@ ORDER BY epsilon DESC, k;
 SELECT round(seller_analytics.benchmark_release_probability(25, 0.5, 31)::numeric, 4) AS documented_25,
        seller_analytics.benchmark_release_probability(4, 0.5, 31) <= 1e-6 AS month_4,
        seller_analytics.benchmark_release_probability(4, 0.125, 110) <= 1e-6 AS week_4;
+
+-- leave nothing behind for the tests that follow
+DROP TABLE documented, trials, outcomes;
+DROP EXTENSION seller_analytics;

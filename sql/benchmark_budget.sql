@@ -155,3 +155,8 @@ DROP TRIGGER fail_release ON seller_analytics.benchmark_releases;
 SELECT seller_analytics.publish_benchmarks('2026-11-01', '2026-11-30') > 0 AS published;
 SELECT count(*) AS publications FROM seller_analytics.benchmark_publications
 WHERE period_start = '2026-11-01';
+
+-- leave nothing behind for the tests that follow
+DROP VIEW cell_charges;
+DROP FUNCTION fail_release();
+DROP EXTENSION seller_analytics;

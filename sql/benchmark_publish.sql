@@ -191,3 +191,7 @@ WHERE period_kind = 'week' ORDER BY metric;
 -- probability below 1e-9)
 SELECT cohort, released FROM seller_analytics.benchmark_releases
 WHERE period_kind = 'week' AND metric = 'sessions' AND dimension_set = 'region' ORDER BY 1;
+
+-- leave nothing behind for the tests that follow
+DROP TABLE before;
+DROP EXTENSION seller_analytics;

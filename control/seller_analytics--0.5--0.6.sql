@@ -174,7 +174,10 @@ CREATE TABLE seller_analytics.benchmark_releases (
     upper_bound         double precision NOT NULL,
     epsilon             double precision NOT NULL,
     threshold           bigint NOT NULL,
-    publication_id      bigint NOT NULL REFERENCES seller_analytics.benchmark_publications (id),
+    -- the benchmark_publications row that made it; no foreign key: pg_dump
+    -- keeps both tables' rows, and a restore (pg_restore -j too) must not
+    -- depend on the order it loads them in
+    publication_id      bigint NOT NULL,
     PRIMARY KEY (period_start, period_end, cohort, metric),
     CONSTRAINT benchmark_releases_reason
         CHECK (released = (reason IS NULL)

@@ -192,6 +192,19 @@ WHERE period_kind = 'week' ORDER BY metric;
 SELECT cohort, released FROM seller_analytics.benchmark_releases
 WHERE period_kind = 'week' AND metric = 'sessions' AND dimension_set = 'region' ORDER BY 1;
 
+--
+-- The scheduled job's function: every closed week and month (the last two
+-- of each) once its grace period is over, unless published already.  Which
+-- periods those are depends on today's date: the test prints what does not.
+--
+SELECT count(*) > 0 AS published_some,
+       bool_and(seller_analytics.benchmark_period_kind(d.period_start, d.period_end) IS NOT NULL)
+           AS weeks_and_months,
+       bool_and(d.period_end + 3 <= current_date) AS all_closed_and_waited
+FROM seller_analytics.publish_due_benchmarks() d;
+-- a second run: nothing is due any more
+SELECT count(*) AS published_again FROM seller_analytics.publish_due_benchmarks();
+
 -- leave nothing behind for the tests that follow
 DROP TABLE before;
 DROP EXTENSION seller_analytics;

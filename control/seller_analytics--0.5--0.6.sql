@@ -395,7 +395,8 @@ COMMENT ON FUNCTION seller_analytics.benchmark_format(double precision, text) IS
 
 -- the sentence of a row of my_benchmarks(), in two parts: the cohort's,
 -- written when it is published (stored in benchmark_releases), and the
--- caller's, added when it reads
+-- caller's, added when it reads ("; your 3.1 % puts you in the 75th
+-- percentile.")
 CREATE FUNCTION seller_analytics.benchmark_summary_head(cohort_name text, phrase text, unit text,
                                                         released boolean, reason text,
                                                         average double precision,
@@ -416,26 +417,18 @@ RETURN CASE
 COMMENT ON FUNCTION seller_analytics.benchmark_summary_head(text, text, text, boolean, text, double precision, double precision) IS
     'the cohort''s part of a my_benchmarks() summary: "Sellers in Electronics / EU convert at 2.5 % on average (± 0.2)", or why it was not released';
 
-CREATE FUNCTION seller_analytics.benchmark_summary_tail(unit text, my_value double precision,
-                                                        my_percentile double precision)
+CREATE FUNCTION seller_analytics.benchmark_ordinal(percentile double precision)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN my_value IS NULL OR my_percentile IS NULL THEN
-        '; you have no value of your own for this period.'
-    ELSE
-        '; your ' || seller_analytics.benchmark_format(my_value, unit) || ' puts you in the '
-        || greatest(1, least(99, round(my_percentile)))::integer::text
-        || CASE WHEN greatest(1, least(99, round(my_percentile)))::integer % 100 IN (11, 12, 13) THEN 'th'
-                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 1 THEN 'st'
-                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 2 THEN 'nd'
-                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 3 THEN 'rd'
-                ELSE 'th' END
-        || ' percentile.'
-    END;
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN (SELECT p.n::text || CASE WHEN p.n % 100 IN (11, 12, 13) THEN 'th'
+                                 WHEN p.n % 10 = 1 THEN 'st'
+                                 WHEN p.n % 10 = 2 THEN 'nd'
+                                 WHEN p.n % 10 = 3 THEN 'rd'
+                                 ELSE 'th' END
+        FROM (SELECT greatest(1, least(99, round(percentile)))::integer AS n) p);
 
-COMMENT ON FUNCTION seller_analytics.benchmark_summary_tail(text, double precision, double precision) IS
-    'the caller''s part of a my_benchmarks() summary: "; your 3.1 % puts you in the 75th percentile."';
+COMMENT ON FUNCTION seller_analytics.benchmark_ordinal(double precision) IS
+    'a percentile as the summaries say it: 1st to 99th (0 and 100 read as 1st and 99th)';
 
 -------------------------------------------------------------------------------
 -- The taxonomy and the publication
@@ -721,6 +714,8 @@ BEGIN
         releases = n_releases, skipped = skipped_list, finished_at = clock_timestamp()
     WHERE id = pub_id;
     DROP TABLE bm_cover, bm_agg, bm_totals, bm_counts, bm_cells, bm_cohorts;
+    -- the readers' plans need to know the table has grown
+    ANALYZE seller_analytics.benchmark_releases;
     RETURN n_releases;
 END
 $$;
@@ -820,21 +815,28 @@ BEGIN
     WHERE d.seller_id = me AND d.day BETWEEN p_start AND p_end;
     RETURN QUERY
     SELECT r.metric, r.cohort, r.period_start, r.period_end, r.cohort_sellers, r.cohort_average,
-           r.cohort_p25, r.cohort_p50, r.cohort_p75, r.cohort_p90, r.margin, v.my_value,
+           r.cohort_p25, r.cohort_p50, r.cohort_p75, r.cohort_p90, r.margin, m.my_value,
            pc.my_percentile,
-           CASE WHEN r.released
-                THEN r.summary_head || seller_analytics.benchmark_summary_tail(m.unit, v.my_value,
-                                                                                pc.my_percentile)
-                ELSE r.summary_head END
-    FROM unnest(cohorts) WITH ORDINALITY c(cohort, n)
-    JOIN seller_analytics.benchmark_releases r
-      ON r.period_start = p_start AND r.period_end = p_end AND r.cohort = c.cohort
-    JOIN seller_analytics.benchmark_metrics m ON m.metric = r.metric
-    CROSS JOIN LATERAL (SELECT seller_analytics.benchmark_value(r.metric, t.sessions, t.orders,
-                                                                t.revenue, t.refunds) AS my_value) v
-    CROSS JOIN LATERAL (SELECT CASE WHEN r.released AND v.my_value IS NOT NULL THEN
+           CASE WHEN NOT r.released THEN r.summary_head
+                WHEN pc.my_percentile IS NULL
+                THEN r.summary_head || '; you have no value of your own for this period.'
+                ELSE r.summary_head || '; your ' || m.my_text || ' puts you in the '
+                     || seller_analytics.benchmark_ordinal(pc.my_percentile) || ' percentile.' END
+    -- the caller's values, once per metric
+    FROM (SELECT bm.metric, bm.position, v.my_value,
+                 seller_analytics.benchmark_format(v.my_value, bm.unit) AS my_text
+          FROM seller_analytics.benchmark_metrics bm
+          CROSS JOIN LATERAL (SELECT seller_analytics.benchmark_value(bm.metric, t.sessions, t.orders,
+                                                                      t.revenue, t.refunds) AS my_value) v
+          OFFSET 0) m
+    CROSS JOIN unnest(cohorts) WITH ORDINALITY c(cohort, n)
+    -- one primary-key lookup per cohort and metric (OFFSET 0 keeps it a lookup)
+    CROSS JOIN LATERAL (SELECT x.* FROM seller_analytics.benchmark_releases x
+                        WHERE x.period_start = p_start AND x.period_end = p_end
+                          AND x.cohort = c.cohort AND x.metric = m.metric OFFSET 0) r
+    CROSS JOIN LATERAL (SELECT CASE WHEN r.released AND m.my_value IS NOT NULL THEN
                                    round(seller_analytics.benchmark_percentile(
-                                       v.my_value, r.cdf_edges, r.cdf, r.bin_scale = 'log')::numeric,
+                                       m.my_value, r.cdf_edges, r.cdf, r.bin_scale = 'log')::numeric,
                                        1)::double precision END AS my_percentile) pc
     ORDER BY m.position, c.n;
 END
@@ -975,7 +977,7 @@ BEGIN
                             'spend_privacy_budgets', 'benchmark_threshold',
                             'benchmark_release_probability', 'benchmark_cell_budget',
                             'benchmark_value', 'benchmark_format', 'benchmark_summary_head',
-                            'benchmark_summary_tail',
+                            'benchmark_ordinal',
                             'declare_public_taxonomy', 'benchmark_period_kind',
                             'publish_benchmarks', 'publish_due_benchmarks', 'my_benchmarks',
                             'my_benchmark_history')
@@ -1023,7 +1025,7 @@ GRANT EXECUTE ON FUNCTION
     seller_analytics.benchmark_value(text, numeric, numeric, numeric, numeric),
     seller_analytics.benchmark_percentile(double precision, double precision[], double precision[], boolean),
     seller_analytics.benchmark_format(double precision, text),
-    seller_analytics.benchmark_summary_tail(text, double precision, double precision)
+    seller_analytics.benchmark_ordinal(double precision)
 TO seller_analytics_app, seller_analytics_seller;
 
 -- public arithmetic, for analysts and everyone who reads releases

@@ -43,7 +43,7 @@
 # Environment (defaults in parentheses):
 #   BM_SELLERS (10000)  BM_CATEGORIES (20)  BM_REGIONS (8)  BM_TYPES (10)
 #   BM_PUBLISH (3)  BM_DASH_DAYS (90)  BM_TRIALS (1000)
-#   BM_READ_SECONDS (15)  BM_READ_ROUNDS (3)  BM_CLIENTS (16)  BM_READ_RATE (400)
+#   BM_READ_SECONDS (10)  BM_READ_ROUNDS (3)  BM_CLIENTS (16)  BM_READ_RATE (400)
 #   PG_CONFIG, JOBS as for bench/lib.sh
 set -euo pipefail
 
@@ -64,7 +64,7 @@ BM_TYPES=${BM_TYPES:-10}
 BM_PUBLISH=${BM_PUBLISH:-3}
 BM_DASH_DAYS=${BM_DASH_DAYS:-90}
 BM_TRIALS=${BM_TRIALS:-1000}
-BM_READ_SECONDS=${BM_READ_SECONDS:-15}
+BM_READ_SECONDS=${BM_READ_SECONDS:-10}
 BM_READ_ROUNDS=${BM_READ_ROUNDS:-3}
 BM_CLIENTS=${BM_CLIENTS:-16}
 BM_READ_RATE=${BM_READ_RATE:-400}
@@ -269,18 +269,20 @@ in_virtualenv() {
 	EOF2
 	local round c
 	for ((round = 1; round <= BM_READ_ROUNDS; round++)); do
-		for c in mine dash app mine_paced dash_paced; do
-			local user=bench_seller script=${c%_paced} rate=()
+		for c in mine dash app mine_paced dash_paced mine_1 dash_1; do
+			local user=bench_seller script=${c%_paced} rate=() clients=$BM_CLIENTS
+			script=${script%_1}
 			[ "$c" = app ] && user=bench_app
-			[ "$c" != "$script" ] && rate=(-R "$BM_READ_RATE")
-			(cd "$WORK" && PGUSER=$user PGPASSWORD=$password pgbench -n -d bench -M simple -c "$BM_CLIENTS" -j 2 \
+			[ "${c%_paced}" != "$c" ] && rate=(-R "$BM_READ_RATE")
+			[ "${c%_1}" != "$c" ] && clients=1
+			(cd "$WORK" && PGUSER=$user PGPASSWORD=$password pgbench -n -d bench -M simple -c "$clients" -j "$((clients < 2 ? 1 : 2))" \
 				"${rate[@]}" -T "$BM_READ_SECONDS" -l --log-prefix="$WORK/log_${c}_$round" -f "$WORK/$script.sql" \
 				>"$WORK/pgb_${c}_$round" 2>&1) || true
 			echo "   round $round $c: $(pgb_parse "$WORK/pgb_${c}_$round" | cut -d'|' -f1) tps" >&2
 		done
 	done
 	local read_rows="" tps p
-	for c in mine dash app mine_paced dash_paced; do
+	for c in mine dash app mine_paced dash_paced mine_1 dash_1; do
 		p=$(cat "$WORK"/log_"${c}"_* | awk '{ print $3 }' | percentiles)
 		tps=$(for ((round = 1; round <= BM_READ_ROUNDS; round++)); do pgb_parse "$WORK/pgb_${c}_$round" | cut -d'|' -f1; done | median)
 		read_rows="$read_rows$c|$p|$tps
@@ -298,6 +300,10 @@ in_virtualenv() {
 	summary_add "the seller's 90-day dashboard, same load: p50" "$dash_p50 ms (ratio $(ratio "$mine_p50" "$dash_p50"))" "beside it" "-"
 	summary_add "my_benchmarks(), $BM_CLIENTS clients saturated: p50, p99" "$sat_p50 ms, $sat_p99 ms" "<= 2 ms, <= 10 ms" "$(pass_if "$sat_p50 <= 2 && $sat_p99 <= 10")"
 	summary_add "the dashboard, $BM_CLIENTS clients saturated: p50" "$sat_dash ms (ratio $(ratio "$sat_p50" "$sat_dash"))" "beside it" "-"
+	local one_p50 one_dash
+	one_p50=$(echo "$read_rows" | awk -F'|' '$1 == "mine_1" { print $2 }')
+	one_dash=$(echo "$read_rows" | awk -F'|' '$1 == "dash_1" { print $2 }')
+	summary_add "one client alone: my_benchmarks() p50, dashboard p50" "$one_p50 ms, $one_dash ms (ratio $(ratio "$one_p50" "$one_dash"))" "beside it" "-"
 	{
 		echo '## Reads'
 		echo
@@ -311,6 +317,8 @@ in_virtualenv() {
 		echo '  SELECT * FROM seller_analytics.my_benchmarks(); COMMIT`'
 		echo "- mine_paced, dash_paced: mine and dash at $BM_READ_RATE transactions a second in all"
 		echo '  (pgbench -R; latencies from the scheduled start, so waiting for a turn counts)'
+		echo '- mine_1, dash_1: mine and dash from one client alone (what one call costs, no'
+		echo '  waiting for a core)'
 		echo
 		echo 'Without -R every client sends its next query as soon as it has an answer: 16 clients'
 		echo 'on 2 cores then wait for a core most of the time, and the latency is about 8 times'
@@ -320,13 +328,6 @@ in_virtualenv() {
 			md_table 'contender|p50 ms|p90 ms|p99 ms|mean ms|transactions|tps (median round)'
 		echo
 		echo "my_benchmarks() p50 / dashboard p50: $(ratio "$mine_p50" "$dash_p50") paced, $(ratio "$sat_p50" "$sat_dash") saturated."
-		echo
-		echo 'One call, EXPLAIN ANALYZE of its query as the seller (the function'"'"'s statements run'
-		echo 'as plain queries):'
-		echo
-		echo '```'
-		PGUSER=bench_seller PGPASSWORD=$password psql -X -q -d bench -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT * FROM seller_analytics.my_benchmarks()" 2>&1
-		echo '```'
 		echo
 	} | report
 

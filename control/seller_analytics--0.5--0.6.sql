@@ -7,6 +7,160 @@
 -- issue 12: serving through a transaction pooler; the live read
 -------------------------------------------------------------------------------
 
+-- The live read.  A settled seller-day (nothing pending, no recompute mark)
+-- is read as its compacted row; only the unsettled ones are computed as
+-- before (rollup plus pending deltas, or a recomputation from raw events).
+-- So the views plan and run as a scan of the rollup table with a per-row
+-- filter, beside a set-returning function that returns at once when the
+-- reader has nothing pending (src/live.c; doc/ingestion.md, "Reading live").
+
+CREATE FUNCTION seller_analytics.pending_day(seller_id bigint, day date)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'seller_analytics_pending_day'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION seller_analytics.pending_day(bigint, date) IS
+    'whether the seller-day has changes not compacted yet (pending deltas or a recompute mark) that the caller can see';
+
+CREATE FUNCTION seller_analytics.any_pending_day()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'seller_analytics_any_pending_day'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION seller_analytics.any_pending_day() IS
+    'whether any seller-day that the caller can see has changes not compacted yet';
+
+-- the live rows of the unsettled seller-days: what the views computed for
+-- every seller-day before 0.6.  PL/pgSQL, so that it is planned once per
+-- session and never inlined into the reader's query; no SET clause, whose
+-- cost every dashboard would pay (every name in it is qualified, and it
+-- runs as its caller).
+CREATE FUNCTION seller_analytics.pending_daily_metrics()
+RETURNS TABLE (seller_id bigint, day date, sessions bigint, page_views bigint,
+               add_to_carts bigint, orders bigint, units bigint, revenue numeric,
+               refunds bigint, refund_amount numeric,
+               order_value seller_analytics.percentile_sketch,
+               conversion_rate numeric, avg_order_value numeric)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED ROWS 10
+AS $$
+BEGIN
+    -- the common case, in a seller's dashboard: nothing is pending
+    IF NOT seller_analytics.any_pending_day() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT u.seller_id, u.day,
+           sum(u.sessions)::bigint, sum(u.page_views)::bigint,
+           sum(u.add_to_carts)::bigint, sum(u.orders)::bigint,
+           sum(u.units)::bigint, sum(u.revenue), sum(u.refunds)::bigint,
+           sum(u.refund_amount), seller_analytics.percentile_merge(u.order_value),
+           sum(u.orders) / nullif(sum(u.sessions), 0)::numeric,
+           sum(u.revenue) / nullif(sum(u.orders), 0)
+    FROM (SELECT d.seller_id, d.day, d.sessions, d.page_views, d.add_to_carts,
+                 d.orders, d.units, d.revenue, d.refunds, d.refund_amount,
+                 d.order_value
+          FROM seller_analytics.daily_metrics d
+          WHERE EXISTS (SELECT 1 FROM seller_analytics.pending_deltas p
+                        WHERE p.seller_id = d.seller_id AND p.day = d.day)
+            AND NOT EXISTS (SELECT 1 FROM seller_analytics.recompute_marks m
+                            WHERE m.seller_id = d.seller_id AND m.day = d.day)
+          UNION ALL
+          SELECT l.seller_id, l.day, l.sessions, l.page_views, l.add_to_carts,
+                 l.orders, l.units, l.revenue, l.refunds, l.refund_amount,
+                 l.order_value
+          FROM seller_analytics.live_deltas l) u
+    GROUP BY u.seller_id, u.day
+    HAVING sum(u.sessions) <> 0 OR sum(u.page_views) <> 0 OR sum(u.add_to_carts) <> 0
+        OR sum(u.orders) <> 0 OR sum(u.refunds) <> 0;
+END
+$$;
+
+COMMENT ON FUNCTION seller_analytics.pending_daily_metrics() IS
+    'seller_daily_metrics'' rows of the seller-days with changes not compacted yet';
+
+CREATE FUNCTION seller_analytics.pending_daily_traffic()
+RETURNS TABLE (seller_id bigint, day date, traffic_source text, sessions bigint,
+               page_views bigint, orders bigint, revenue numeric,
+               conversion_rate numeric, avg_order_value numeric)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED ROWS 10
+AS $$
+BEGIN
+    -- the common case, in a seller's dashboard: nothing is pending
+    IF NOT seller_analytics.any_pending_day() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT u.seller_id, u.day, u.traffic_source,
+           sum(u.sessions)::bigint, sum(u.page_views)::bigint,
+           sum(u.orders)::bigint, sum(u.revenue),
+           sum(u.orders) / nullif(sum(u.sessions), 0)::numeric,
+           sum(u.revenue) / nullif(sum(u.orders), 0)
+    FROM (SELECT t.seller_id, t.day, t.traffic_source, t.sessions, t.page_views,
+                 t.orders, t.revenue
+          FROM seller_analytics.daily_traffic t
+          WHERE EXISTS (SELECT 1 FROM seller_analytics.pending_deltas p
+                        WHERE p.seller_id = t.seller_id AND p.day = t.day)
+            AND NOT EXISTS (SELECT 1 FROM seller_analytics.recompute_marks m
+                            WHERE m.seller_id = t.seller_id AND m.day = t.day)
+          UNION ALL
+          SELECT l.seller_id, l.day, l.traffic_source, l.sessions, l.page_views,
+                 l.orders, l.revenue
+          FROM seller_analytics.live_deltas l) u
+    GROUP BY u.seller_id, u.day, u.traffic_source
+    HAVING sum(u.sessions) <> 0 OR sum(u.page_views) <> 0 OR sum(u.orders) <> 0;
+END
+$$;
+
+COMMENT ON FUNCTION seller_analytics.pending_daily_traffic() IS
+    'seller_daily_traffic''s rows of the seller-days with changes not compacted yet';
+
+CREATE OR REPLACE VIEW seller_analytics.seller_daily_metrics
+    WITH (security_invoker = true) AS
+SELECT d.seller_id, d.day, d.sessions, d.page_views, d.add_to_carts,
+       d.orders, d.units, d.revenue, d.refunds, d.refund_amount, d.order_value,
+       d.orders / nullif(d.sessions, 0)::numeric AS conversion_rate,
+       d.revenue / nullif(d.orders, 0)::numeric AS avg_order_value
+FROM seller_analytics.daily_metrics d
+WHERE (d.sessions <> 0 OR d.page_views <> 0 OR d.add_to_carts <> 0
+       OR d.orders <> 0 OR d.refunds <> 0)
+  AND NOT seller_analytics.pending_day(d.seller_id, d.day)
+UNION ALL
+SELECT p.seller_id, p.day, p.sessions, p.page_views, p.add_to_carts,
+       p.orders, p.units, p.revenue, p.refunds, p.refund_amount, p.order_value,
+       p.conversion_rate, p.avg_order_value
+FROM seller_analytics.pending_daily_metrics() p;
+
+CREATE OR REPLACE VIEW seller_analytics.seller_daily_traffic
+    WITH (security_invoker = true) AS
+SELECT t.seller_id, t.day, t.traffic_source, t.sessions, t.page_views,
+       t.orders, t.revenue,
+       t.orders / nullif(t.sessions, 0)::numeric AS conversion_rate,
+       t.revenue / nullif(t.orders, 0)::numeric AS avg_order_value
+FROM seller_analytics.daily_traffic t
+WHERE (t.sessions <> 0 OR t.page_views <> 0 OR t.orders <> 0)
+  AND NOT seller_analytics.pending_day(t.seller_id, t.day)
+UNION ALL
+SELECT p.seller_id, p.day, p.traffic_source, p.sessions, p.page_views,
+       p.orders, p.revenue, p.conversion_rate, p.avg_order_value
+FROM seller_analytics.pending_daily_traffic() p;
+
+ALTER FUNCTION seller_analytics.pending_day(bigint, date) OWNER TO seller_analytics_owner;
+ALTER FUNCTION seller_analytics.any_pending_day() OWNER TO seller_analytics_owner;
+ALTER FUNCTION seller_analytics.pending_daily_metrics() OWNER TO seller_analytics_owner;
+ALTER FUNCTION seller_analytics.pending_daily_traffic() OWNER TO seller_analytics_owner;
+
+-- the views' readers call them as themselves; everyone else may not
+REVOKE EXECUTE ON FUNCTION seller_analytics.pending_day(bigint, date),
+                           seller_analytics.any_pending_day(),
+                           seller_analytics.pending_daily_metrics(),
+                           seller_analytics.pending_daily_traffic()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION seller_analytics.pending_day(bigint, date),
+                          seller_analytics.any_pending_day(),
+                          seller_analytics.pending_daily_metrics(),
+                          seller_analytics.pending_daily_traffic()
+TO seller_analytics_app, seller_analytics_seller;
+
 -- (end of section: issue 12)
 
 

@@ -167,10 +167,12 @@ SELECT count(*) FROM seller_analytics.events WHERE 1 / (seller_id - 2) <> 0;
 SELECT count(*) FROM seller_analytics.events WHERE event_id::int > 0;
 
 --
--- The same, as the application's pool login set to seller 1
+-- The same, as the application's pool login set to seller 1 (in one
+-- transaction: the setting lasts no longer)
 --
 SET SESSION AUTHORIZATION sec_leak_app;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 SELECT count(*) FROM seller_analytics.sellers WHERE pg_temp.leak(seller_id::text, name);
 SELECT count(*) FROM seller_analytics.events WHERE pg_temp.leak(seller_id::text, event_id, amount::text);
 SELECT count(*) FROM seller_analytics.daily_metrics WHERE pg_temp.leak(seller_id::text, day::text, revenue::text);
@@ -191,6 +193,7 @@ SELECT count(*) FROM seller_analytics.event_facts WHERE 1 / (seller_id - 2) <> 0
 SELECT count(*) FROM seller_analytics.events
 WHERE CASE WHEN event_id = 'secret-b1' THEN seller_id / 0 ELSE 1 END = 1;
 SELECT count(*) FROM seller_analytics.events WHERE event_id::int > 0;
+COMMIT;
 RESET SESSION AUTHORIZATION;
 SET search_path = seller_analytics, public;
 
@@ -220,13 +223,18 @@ TRUNCATE events;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION sec_leak_app;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 INSERT INTO seller_analytics.events (seller_id, event_id, event_type, occurred_at)
 VALUES (2, 'secret-b1', 'page_view', '2026-01-05 10:00Z');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 INSERT INTO seller_analytics.events (seller_id, event_id, event_type, occurred_at)
 VALUES (2, 'secret-b1', 'page_view', '2026-01-05 10:00Z') ON CONFLICT DO NOTHING;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
 RESET SESSION AUTHORIZATION;
 -- The ingest role writes for every seller and reads nothing.  A duplicate
 -- key: 23505 without the key (PostgreSQL leaves it out under row-level
@@ -290,7 +298,8 @@ SELECT seller_id, event_id FROM events WHERE event_id LIKE 'secret-b9__' ORDER B
 --
 -- the pool login: prepared for seller 1, executed for seller 2
 SET SESSION AUTHORIZATION sec_leak_app;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 PREPARE app_events AS
 SELECT seller_id, count(*), min(event_id) FROM seller_analytics.events GROUP BY seller_id;
 PREPARE app_metrics AS
@@ -301,24 +310,33 @@ EXECUTE app_events;
 EXECUTE app_metrics;
 EXECUTE app_one(1);
 EXECUTE app_one(2);
-SET seller_analytics.seller_id = '2';
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 EXECUTE app_events;
 EXECUTE app_metrics;
 EXECUTE app_one(1);
 EXECUTE app_one(2);
+COMMIT;
 SET plan_cache_mode = force_generic_plan;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 EXECUTE app_events;
 EXECUTE app_one(2);
 EXPLAIN (COSTS OFF) EXECUTE app_one(2);
-SET seller_analytics.seller_id = '2';
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 EXECUTE app_events;
 EXECUTE app_one(2);
+COMMIT;
 SET plan_cache_mode = force_custom_plan;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 EXECUTE app_events;
 EXECUTE app_one(2);
-RESET seller_analytics.seller_id;
+COMMIT;
+-- the next transaction names no seller: nothing
 EXECUTE app_events;
 EXECUTE app_metrics;
 RESET plan_cache_mode;
@@ -335,11 +353,13 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION sec_leak_app;
 SET enable_indexscan = off;
 SET enable_bitmapscan = off;
-SET seller_analytics.seller_id = '1';
 -- set_config() in the select list, after the first row passed the policy
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 SELECT seller_id, event_id, set_config('seller_analytics.seller_id', '2', false) AS switched
 FROM seller_analytics.events;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
 SHOW seller_analytics.seller_id;
 -- a cursor read for seller 1, then the setting changed before reading on
 BEGIN;
@@ -408,8 +428,10 @@ SET min_parallel_table_scan_size = 0;
 SELECT seller_id, count(*) FROM seller_analytics.events GROUP BY seller_id;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION sec_leak_app;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 SELECT seller_id, count(*) FROM seller_analytics.events GROUP BY seller_id;
+COMMIT;
 RESET ALL;
 RESET SESSION AUTHORIZATION;
 SET search_path = seller_analytics, public;
@@ -464,11 +486,13 @@ SET SESSION AUTHORIZATION sec_leak_app;
 SELECT seller_analytics.current_seller_id(),
        (SELECT count(*) FROM seller_analytics.events) AS events,
        (SELECT count(*) FROM seller_analytics.seller_daily_metrics) AS metric_days;
-SET seller_analytics.seller_id = '2';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 RESET seller_analytics.seller_id;
 SELECT seller_analytics.current_seller_id(),
        (SELECT count(*) FROM seller_analytics.events) AS events,
        (SELECT count(*) FROM seller_analytics.seller_daily_metrics) AS metric_days;
+COMMIT;
 SET seller_analytics.seller_id = '';
 SELECT seller_analytics.current_seller_id(),
        (SELECT count(*) FROM seller_analytics.events) AS events,
@@ -483,12 +507,12 @@ SELECT seller_analytics.current_seller_id(),
 -- nor can it take on another role, or switch row security off
 SET ROLE seller_analytics_owner;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SET seller_analytics.seller_id = '1';
-SET row_security = off;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
+SET LOCAL row_security = off;
 SELECT count(*) FROM seller_analytics.events;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-RESET row_security;
-RESET seller_analytics.seller_id;
+ROLLBACK;
 RESET SESSION AUTHORIZATION;
 
 --
@@ -564,9 +588,11 @@ SELECT * FROM unschedule_jobs();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION sec_leak_app;
-SET seller_analytics.seller_id = '1';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '1';
 SELECT traffic_source, sessions, orders, revenue
 FROM seller_analytics.recompute_seller_day(2, '2026-01-05');
+COMMIT;
 SELECT * FROM seller_analytics.compact();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM seller_analytics.verify_rollups('2026-01-01', '2026-01-31');
@@ -577,7 +603,6 @@ SELECT seller_analytics.flush_captured_changes();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT seller_analytics.discard_captured_changes();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-RESET seller_analytics.seller_id;
 RESET SESSION AUTHORIZATION;
 -- nothing of all this changed the rollups
 SELECT count(*) AS differences FROM verify_rollups('2026-01-01', '2026-01-31');
@@ -599,14 +624,16 @@ SET seller_analytics.seller_id = '2';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT session_user, seller_analytics.current_seller_id(),
        (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
--- the pool login: RESET and DISCARD ALL leave no seller
+-- the pool login: a seller lasts one transaction; RESET leaves none
 \c -reuse-previous=on "user=sec_leak_app password=sec_leak_app_pw"
+BEGIN;
 SET seller_analytics.seller_id = '1';
 SELECT seller_analytics.current_seller_id(), count(*) FROM seller_analytics.events;
 RESET seller_analytics.seller_id;
 SELECT seller_analytics.current_seller_id(), count(*) FROM seller_analytics.events;
 SET seller_analytics.seller_id = '1';
-DISCARD ALL;
+COMMIT;
+SHOW seller_analytics.seller_id;
 SELECT seller_analytics.current_seller_id(), count(*) FROM seller_analytics.events;
 \c - :superuser
 SET search_path = seller_analytics, public;

@@ -101,9 +101,10 @@ $$;
 -- current_seller_id() returns it, which changes nothing for its rows.
 --
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '2';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 SELECT * FROM pg_temp.seen();
-RESET seller_analytics.seller_id;
+COMMIT;
 
 --
 -- A seller's login: mapped, it sees its seller's rows, and cannot choose
@@ -168,11 +169,17 @@ SET seller_analytics.seller_id = '2';
 RESET SESSION AUTHORIZATION;
 
 --
--- The application's pool login: no seller until it names one
+-- The application's pool login: no seller until it names one, and never
+-- for longer than the transaction that names it
 --
 SET SESSION AUTHORIZATION sec_tenant_app;
 SELECT * FROM pg_temp.seen();
+-- a SET of its own, outside a transaction block, would last for itself
+-- alone: refused (25P01), with a hint
 SET seller_analytics.seller_id = '2';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET SESSION seller_analytics.seller_id = '2';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM pg_temp.seen();
 -- SET LOCAL lasts until the end of the transaction, committed or not
 BEGIN;
@@ -185,14 +192,59 @@ SET LOCAL seller_analytics.seller_id = '3';
 SELECT * FROM pg_temp.seen();
 ROLLBACK;
 SELECT * FROM pg_temp.seen();
--- set_config(..., true) is SET LOCAL
+-- so does a plain SET inside a transaction block: committed, it is gone
+-- all the same, and SHOW says so
+BEGIN;
+SET seller_analytics.seller_id = '2';
+SELECT * FROM pg_temp.seen();
+COMMIT;
+SHOW seller_analytics.seller_id;
+SELECT * FROM pg_temp.seen();
+-- set_config(..., true) is SET LOCAL; set_config(..., false) is a SET
 BEGIN;
 SELECT set_config('seller_analytics.seller_id', '1', true);
 SELECT * FROM pg_temp.seen();
 COMMIT;
 SELECT * FROM pg_temp.seen();
--- outside a transaction block, it lasts for its own statement only
+BEGIN;
+SELECT set_config('seller_analytics.seller_id', '1', false);
+SELECT * FROM pg_temp.seen();
+COMMIT;
+SHOW seller_analytics.seller_id;
+SELECT * FROM pg_temp.seen();
+-- outside a transaction block, either lasts for its own statement only
 SELECT set_config('seller_analytics.seller_id', '3', true);
+SELECT * FROM pg_temp.seen();
+SELECT set_config('seller_analytics.seller_id', '3', false);
+SHOW seller_analytics.seller_id;
+SELECT * FROM pg_temp.seen();
+-- within one statement: the seller it names is read by that statement
+SELECT set_config('seller_analytics.seller_id', '3', false),
+       (SELECT count(*) FROM seller_analytics.events) AS events;
+SELECT * FROM pg_temp.seen();
+-- several statements of one query string are one transaction
+SET seller_analytics.seller_id = '3'\; SELECT * FROM pg_temp.seen();
+SELECT * FROM pg_temp.seen();
+-- a function that sets it (a connection hook's way): the rest of that
+-- transaction only
+CREATE FUNCTION pg_temp.name_seller(bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SET seller_analytics.seller_id = %L', $1);
+END
+$$;
+SELECT pg_temp.name_seller(1);
+SELECT * FROM pg_temp.seen();
+BEGIN;
+SELECT pg_temp.name_seller(1);
+SELECT * FROM pg_temp.seen();
+COMMIT;
+SELECT * FROM pg_temp.seen();
+-- an error ends the transaction and the seller with it
+BEGIN;
+SET seller_analytics.seller_id = '1';
+SELECT 1 / 0;
+ROLLBACK;
+SHOW seller_analytics.seller_id;
 SELECT * FROM pg_temp.seen();
 -- a plain SET in a transaction that rolls back is undone; so is a SET
 -- LOCAL after a savepoint rolled back to
@@ -208,7 +260,17 @@ ROLLBACK TO SAVEPOINT s;
 SELECT * FROM pg_temp.seen();
 COMMIT;
 SELECT * FROM pg_temp.seen();
--- garbage: refused (22023), and seller 2 stays
+-- a plain SET undone by a rollback to a savepoint: the SET before the
+-- savepoint is in force again, until the end of the transaction
+BEGIN;
+SET seller_analytics.seller_id = '1';
+SAVEPOINT s;
+SET seller_analytics.seller_id = '3';
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM pg_temp.seen();
+COMMIT;
+SELECT * FROM pg_temp.seen();
+-- garbage: refused as such (22023), outside a transaction block or in one
 SET seller_analytics.seller_id = 'x';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET seller_analytics.seller_id = '1.5';
@@ -234,6 +296,7 @@ SET seller_analytics.seller_id = 1.5;
 SELECT set_config('seller_analytics.seller_id', 'x', false);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 SET LOCAL seller_analytics.seller_id = 'x';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK;
@@ -241,33 +304,45 @@ SHOW seller_analytics.seller_id;
 SELECT * FROM pg_temp.seen();
 -- any bigint is taken (a seller that does not exist: no rows); leading
 -- zeros and an unquoted number too
-SET seller_analytics.seller_id = '-9223372036854775808';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '-9223372036854775808';
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '9223372036854775807';
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '9223372036854775807';
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '0';
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '0';
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '003';
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '003';
 SHOW seller_analytics.seller_id;
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = 1;
+COMMIT;
+BEGIN;
+SET LOCAL seller_analytics.seller_id = 1;
 SELECT * FROM pg_temp.seen();
--- '' is none: no seller, no rows
+COMMIT;
+-- '' is none: no seller, no rows; it may be set outside a block
 SET seller_analytics.seller_id = '';
 SELECT * FROM pg_temp.seen();
 -- RESET, SET ... TO DEFAULT, set_config(..., NULL) and RESET ALL: none
-SET seller_analytics.seller_id = '2';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 RESET seller_analytics.seller_id;
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '2';
+SET LOCAL seller_analytics.seller_id = '2';
 SET seller_analytics.seller_id TO DEFAULT;
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '2';
+SET LOCAL seller_analytics.seller_id = '2';
 SELECT set_config('seller_analytics.seller_id', NULL, false) = '' AS none;
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '2';
+SET LOCAL seller_analytics.seller_id = '2';
 RESET ALL;
 SELECT * FROM pg_temp.seen();
+COMMIT;
 -- the prefix is reserved for it too
 SET seller_analytics.seller_idd = '2';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -275,10 +350,12 @@ RESET SESSION AUTHORIZATION;
 SET search_path = seller_analytics, public;
 
 --
--- A value set before the identity changed counts for members of
--- seller_analytics_app only, and never over a mapping
+-- A value set before the identity changed (in the same transaction)
+-- counts for members of seller_analytics_app only, and never over a
+-- mapping
 --
-SET seller_analytics.seller_id = '2';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '2';
 -- a member of seller_analytics_seller that is mapped to no seller: the
 -- setting is there, but nobody's rows
 GRANT seller_analytics_seller TO sec_tenant_plain;
@@ -291,17 +368,19 @@ REVOKE seller_analytics_seller FROM sec_tenant_plain;
 SET SESSION AUTHORIZATION sec_tenant_app;
 SELECT * FROM pg_temp.seen();
 RESET SESSION AUTHORIZATION;
+COMMIT;
 -- a mapped seller login made a member of seller_analytics_app afterwards
 -- (assign_seller_role would refuse such a role): it may set the setting
 -- now, but its mapping comes first
 GRANT seller_analytics_app TO sec_tenant_a;
 SET SESSION AUTHORIZATION sec_tenant_a;
 SELECT * FROM pg_temp.seen();
-SET seller_analytics.seller_id = '3';
+BEGIN;
+SET LOCAL seller_analytics.seller_id = '3';
 SELECT * FROM pg_temp.seen();
+COMMIT;
 RESET SESSION AUTHORIZATION;
 REVOKE seller_analytics_app FROM sec_tenant_a;
-RESET seller_analytics.seller_id;
 
 --
 -- assign_seller_role: the refusals, each with its SQLSTATE; nothing changes
@@ -529,25 +608,26 @@ SELECT session_user, seller_analytics.current_seller_id(),
        (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
 SET seller_analytics.seller_id = '3';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
--- the pool login with a seller in its connection options: that seller is
--- the session's default, which DISCARD ALL returns to
-\c -reuse-previous=on "user=sec_tenant_app password=sec_tenant_app_pw options='-c seller_analytics.seller_id=3'"
-SELECT session_user, seller_analytics.current_seller_id(),
-       (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
-SET seller_analytics.seller_id = '2';
-DISCARD ALL;
-SHOW seller_analytics.seller_id;
--- without: DISCARD ALL (a pooler's reset in session mode) leaves no seller
+-- the pool login with a seller in its role's defaults (set by a
+-- superuser): dropped at login too, with a WARNING (a seller in its
+-- connection options refuses the connection: test/sql/security_client.sh)
+\c - :superuser
+ALTER ROLE sec_tenant_app SET seller_analytics.seller_id = '3';
 \c -reuse-previous=on "user=sec_tenant_app password=sec_tenant_app_pw options=''"
-SELECT session_user, seller_analytics.current_seller_id(),
-       (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
-SET seller_analytics.seller_id = '2';
-SELECT session_user, seller_analytics.current_seller_id(),
-       (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
-DISCARD ALL;
 SHOW seller_analytics.seller_id;
 SELECT session_user, seller_analytics.current_seller_id(),
        (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
+-- a seller named in a transaction, then RESET, then again: none afterwards
+BEGIN;
+SET seller_analytics.seller_id = '2';
+SELECT session_user, seller_analytics.current_seller_id(),
+       (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
+COMMIT;
+SHOW seller_analytics.seller_id;
+SELECT session_user, seller_analytics.current_seller_id(),
+       (SELECT string_agg(DISTINCT seller_id::text, ',') FROM seller_analytics.events) AS events_of;
+\c - :superuser
+ALTER ROLE sec_tenant_app RESET seller_analytics.seller_id;
 -- garbage and a misspelled name, as the session's first statements
 \c -reuse-previous=on "user=sec_tenant_app password=sec_tenant_app_pw options=''"
 SET seller_analytics.seller_id = 'x';

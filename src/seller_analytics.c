@@ -5,8 +5,8 @@
  * The extension's SQL objects live in the schema seller_analytics; see
  * control/seller_analytics--0.1.sql.  This file holds what must happen once
  * per backend when the library loads: the pure-C cores' interrupt check,
- * the transaction callbacks of the capture trigger, the tenant setting and
- * the privacy budget setting.
+ * the transaction callbacks of the capture trigger and of the live read,
+ * the tenant setting and the privacy budget setting.
  */
 #include "postgres.h"
 
@@ -17,6 +17,7 @@
 #include "capture.h"
 #include "dp_budget.h"
 #include "dp_noise.h"
+#include "live.h"
 #include "sketch.h"
 #include "tenant.h"
 
@@ -38,6 +39,7 @@ _PG_init(void)
 	dp_check_interrupts = SketchCheckInterrupts;
 	capture_init();
 	tenant_init();
+	live_init();
 	dp_budget_init();
 	/* no placeholder settings seller_analytics.* from now on: a typo errors */
 	MarkGUCPrefixReserved("seller_analytics");

@@ -29,6 +29,30 @@
  * seller_analytics_app: the check that counts is made every time the setting
  * is read.
  *
+ * One transaction at most: whatever names a seller lasts until the end of
+ * the top-level transaction that named it.  Behind a pooler in transaction
+ * mode (PgBouncer), consecutive transactions of one server connection
+ * belong to different clients, so a value that outlived its transaction
+ * would show one client's seller to the next.  Three rules make it so:
+ *
+ *	 - a value is honoured only in the top-level transaction whose check
+ *	   accepted it (the check stamps it with the transaction's local id), and
+ *	   only when it comes from the session (SET, set_config(), a function's
+ *	   SET clause): a value from the configuration file, ALTER ROLE or
+ *	   ALTER DATABASE ... SET, connection options, or set before the library
+ *	   was loaded is refused;
+ *	 - at the end of every top-level transaction, commit or abort, a value
+ *	   the session still holds is cleared (a callback on the transaction's
+ *	   memory context runs after the GUC stack has been unwound), so the
+ *	   next transaction starts with none, and SHOW says so;
+ *	 - a top-level SET outside a transaction block, which would last only
+ *	   itself, is refused with a hint (the utility hook), so an application
+ *	   that names its seller with a SET of its own learns it at once rather
+ *	   than seeing no rows.
+ *
+ * A parallel worker restores the leader's settings in a transaction of its
+ * own before it joins the leader's: it takes the leader's value as checked.
+ *
  * One transaction, one seller: once current_seller_id() has returned the
  * setting's seller in a transaction, the hook refuses another seller until
  * the transaction ends.  A policy on a sequential scan is evaluated row by
@@ -59,12 +83,14 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -75,10 +101,29 @@
 #define APP_ROLE		"seller_analytics_app"
 #define SETTING_NAME	"seller_analytics.seller_id"
 
-/* the setting as text ("" = unset), and parsed by its assign hook */
+/*
+ * What the check hook accepted: the seller, and the top-level transaction
+ * in which it was accepted (or that it was restored from a parallel
+ * leader), kept as the setting's "extra".
+ */
+typedef struct TenantSetting
+{
+	int64		seller_id;
+	LocalTransactionId lxid;	/* transaction that set it */
+	bool		from_leader;	/* restored in a parallel worker */
+} TenantSetting;
+
+/* the setting as text ("" = unset), and what its assign hook was given */
 static char *seller_id_setting = NULL;
-static bool seller_id_set = false;
-static int64 seller_id_value = 0;
+static const TenantSetting *tenant_setting = NULL;
+
+/* the library is being loaded: values set before it are not honoured */
+static bool tenant_loading = false;
+
+/* a callback clears the setting at the end of this top-level transaction */
+static bool tenant_clear_registered = false;
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /*
  * The seller that current_seller_id() has returned from the setting in the
@@ -137,14 +182,15 @@ SessionUserIsApp(void)
 
 /*
  * check hook of seller_analytics.seller_id: "" (unset) always; otherwise a
- * bigint, and, where it can be decided, only for members of
- * seller_analytics_app.
+ * bigint, from the session (or an ALTER ... SET being validated, whose value
+ * is refused later, at login), and, where it can be decided, only for
+ * members of seller_analytics_app.
  */
 static bool
 CheckSellerId(char **newval, void **extra, GucSource source)
 {
 	int64		parsed;
-	int64	   *copy;
+	TenantSetting *accepted;
 
 	if (**newval == '\0')
 	{
@@ -155,6 +201,17 @@ CheckSellerId(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
 		GUC_check_errdetail("The value must be a seller id (a bigint), or empty for none.");
+		return false;
+	}
+	if (tenant_loading ||
+		(source != PGC_S_SESSION && source != PGC_S_TEST && !InitializingParallelWorker))
+	{
+		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+		GUC_check_errmsg("parameter \"%s\" can only be set within a transaction",
+						 SETTING_NAME);
+		GUC_check_errdetail("A seller named at connection start, in a role's or database's defaults, in the configuration file, or before the library was loaded is not honoured.");
+		GUC_check_errhint("Name the seller at the start of each transaction: SET LOCAL %s = ..., or set_config('%s', ..., true).",
+						  SETTING_NAME, SETTING_NAME);
 		return false;
 	}
 	/*
@@ -186,19 +243,79 @@ CheckSellerId(char **newval, void **extra, GucSource source)
 			return false;
 		}
 	}
-	copy = (int64 *) malloc(sizeof(int64));
-	if (copy == NULL)
+	accepted = (TenantSetting *) malloc(sizeof(TenantSetting));
+	if (accepted == NULL)
 		return false;
-	*copy = parsed;
-	*extra = copy;
+	accepted->seller_id = parsed;
+	accepted->from_leader = InitializingParallelWorker;
+	accepted->lxid = (MyProc != NULL && IsTransactionState()) ?
+		MyProc->lxid : InvalidLocalTransactionId;
+	*extra = accepted;
 	return true;
+}
+
+/*
+ * ClearSellerIdAtEnd: a memory context callback on TopTransactionContext,
+ * which is deleted at the end of the top-level transaction after the GUC
+ * stack was unwound (AtEOXact_GUC): a value the session still holds then
+ * was set at session level, and is cleared now, between transactions,
+ * where the change is not transactional.  Should that fail, the session
+ * ends rather than keep a seller for the next transaction.
+ */
+static void
+ClearSellerIdAtEnd(void *arg)
+{
+	tenant_clear_registered = false;
+	if (tenant_setting == NULL)
+		return;
+	if (set_config_option(SETTING_NAME, "", PGC_USERSET, PGC_S_SESSION,
+						  GUC_ACTION_SET, true, WARNING, false) <= 0)
+		ereport(FATAL,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not clear \"%s\" at the end of a transaction",
+						SETTING_NAME)));
 }
 
 static void
 AssignSellerId(const char *newval, void *extra)
 {
-	seller_id_set = (extra != NULL);
-	seller_id_value = seller_id_set ? *(int64 *) extra : 0;
+	tenant_setting = (const TenantSetting *) extra;
+
+	/*
+	 * A value assigned inside a transaction is cleared when it ends.  Not in
+	 * a parallel worker, whose settings are the leader's for its life.
+	 */
+	if (tenant_setting != NULL && !tenant_clear_registered &&
+		TopTransactionContext != NULL && !IsParallelWorker() &&
+		!InitializingParallelWorker)
+	{
+		MemoryContextCallback *cb;
+
+		cb = MemoryContextAlloc(TopTransactionContext, sizeof(MemoryContextCallback));
+		cb->func = ClearSellerIdAtEnd;
+		cb->arg = NULL;
+		MemoryContextRegisterResetCallback(TopTransactionContext, cb);
+		tenant_clear_registered = true;
+	}
+}
+
+/*
+ * TenantSettingInForce: the seller the setting names for this transaction,
+ * if any: accepted in this very top-level transaction (or restored from the
+ * leader in a parallel worker).
+ */
+static bool
+TenantSettingInForce(int64 *seller_id)
+{
+	const TenantSetting *t = tenant_setting;
+
+	if (t == NULL)
+		return false;
+	if (t->from_leader ? !IsParallelWorker() :
+		(MyProc == NULL || t->lxid == InvalidLocalTransactionId || t->lxid != MyProc->lxid))
+		return false;
+	*seller_id = t->seller_id;
+	return true;
 }
 
 static void
@@ -334,20 +451,21 @@ LookupMapping(Oid role, int64 *seller_id)
 }
 
 /*
- * current_seller_id(): the seller of this session (see the file header), or
- * NULL for none.
+ * tenant_current_seller: the seller of this session (see the file header):
+ * true and *seller_id set, or false for none.
  */
-PG_FUNCTION_INFO_V1(seller_analytics_current_seller_id);
-Datum
-seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
+bool
+tenant_current_seller(int64 *seller_id)
 {
 	Oid			user = GetSessionUserId();
+	int64		seller;
 
 	if (!mapping_valid || mapping_user != user)
 	{
-		int64		seller = 0;
-		bool		found = LookupMapping(user, &seller);
+		bool		found;
 
+		seller = 0;
+		found = LookupMapping(user, &seller);
 		mapping_user = user;
 		mapping_found = found;
 		mapping_seller = seller;
@@ -355,34 +473,109 @@ seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
 		mapping_valid = OidIsValid(roles_relid);
 	}
 	if (mapping_found)
-		PG_RETURN_INT64(mapping_seller);
-	if (seller_id_set && SessionUserIsApp())
+	{
+		*seller_id = mapping_seller;
+		return true;
+	}
+	if (TenantSettingInForce(&seller) && SessionUserIsApp())
 	{
 		if (!seller_read && !IsParallelWorker())
 		{
 			seller_read = true;
-			seller_read_value = seller_id_value;
+			seller_read_value = seller;
 		}
-		PG_RETURN_INT64(seller_id_value);
+		*seller_id = seller;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * current_seller_id(): the seller of this session (see the file header), or
+ * NULL for none.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_current_seller_id);
+Datum
+seller_analytics_current_seller_id(PG_FUNCTION_ARGS)
+{
+	int64		seller;
+
+	if (tenant_current_seller(&seller))
+		PG_RETURN_INT64(seller);
 	PG_RETURN_NULL();
+}
+
+/*
+ * TenantProcessUtility: a top-level SET of the setting outside a transaction
+ * block, by a member of seller_analytics_app, is refused: it would name a
+ * seller for no statement but itself.  RESET, SET ... TO DEFAULT and an
+ * empty value pass; so does SET inside a function, which lasts until the
+ * end of its transaction.
+ */
+static void
+TenantProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (context == PROCESS_UTILITY_TOPLEVEL && IsA(parsetree, VariableSetStmt))
+	{
+		VariableSetStmt *stmt = (VariableSetStmt *) parsetree;
+
+		if (stmt->kind == VAR_SET_VALUE && !stmt->is_local &&
+			stmt->name != NULL && pg_strcasecmp(stmt->name, SETTING_NAME) == 0 &&
+			!IsTransactionBlock() && SessionUserIsApp())
+		{
+			char	   *value = ExtractSetVariableArgs(stmt);
+			int64		parsed;
+
+			/* an invalid value is reported as such, by the check hook */
+			if (value != NULL && ParseSellerId(value, &parsed))
+				ereport(ERROR,
+						(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+						 errmsg("cannot set \"%s\" outside a transaction block", SETTING_NAME),
+						 errdetail("The seller named lasts until the end of the transaction that names it; outside a transaction block, that is this statement alone."),
+						 errhint("Name the seller at the start of each transaction: BEGIN; SET LOCAL %s = ...; or SELECT set_config('%s', ..., true) before the queries of the same transaction.",
+								 SETTING_NAME, SETTING_NAME)));
+		}
+	}
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 void
 tenant_init(void)
 {
-	DefineCustomStringVariable(SETTING_NAME,
-							   "The seller whose rows this session of the application sees.",
-							   "Only members of seller_analytics_app may set it (SET LOCAL per "
-							   "transaction behind a pooler); empty means none, and none means "
-							   "no rows.",
-							   &seller_id_setting,
-							   "",
-							   PGC_USERSET,
-							   GUC_NOT_IN_SAMPLE,
-							   CheckSellerId,
-							   AssignSellerId,
-							   NULL);
+	/* a value set before the library was loaded is checked now: refused */
+	tenant_loading = true;
+	PG_TRY();
+	{
+		DefineCustomStringVariable(SETTING_NAME,
+								   "The seller whose rows this transaction of the application sees.",
+								   "Only members of seller_analytics_app may set it, and it lasts "
+								   "until the end of the transaction at most (SET LOCAL at its "
+								   "start); empty means none, and none means no rows.",
+								   &seller_id_setting,
+								   "",
+								   PGC_USERSET,
+								   GUC_NOT_IN_SAMPLE,
+								   CheckSellerId,
+								   AssignSellerId,
+								   NULL);
+	}
+	PG_FINALLY();
+	{
+		tenant_loading = false;
+	}
+	PG_END_TRY();
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = TenantProcessUtility;
 	CacheRegisterRelcacheCallback(TenantRelcacheCallback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, TenantSyscacheCallback, (Datum) 0);
 	RegisterXactCallback(TenantXactCallback, NULL);

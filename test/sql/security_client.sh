@@ -212,7 +212,7 @@ PGOPTIONS="-c seller_analytics.seller_id=2" "$work/seller_dashboard" \
 	>"$work/options.out" 2>"$work/options.err" || rc=$?
 if psql_db -At -c "SHOW shared_preload_libraries" | grep -q seller_analytics; then
 	check "seller 1's login with seller 2 in its connection options: refused at login" \
-		"2 refused" "$rc $(grep -q 'permission denied to set parameter "seller_analytics.seller_id"' \
+		"2 refused" "$rc $(grep -q 'parameter "seller_analytics.seller_id" can only be set within a transaction' \
 			"$work/options.err" && echo refused || head -c 200 "$work/options.err")"
 else
 	check "seller 1's login with seller 2 in its connection options: seller 1's rows only" \

@@ -72,7 +72,7 @@ declare -A WHAT=(
 	[owner]="a DBA: member of seller_analytics_owner"
 	[ingest]="member of seller_analytics_ingest"
 	[app]="member of seller_analytics_app, seller_analytics.seller_id not set"
-	[app_a]="the same app login after SET seller_analytics.seller_id = A"
+	[app_a]="the same app login, naming seller A with SET LOCAL in every transaction"
 	[seller_a]="seller A's login (assign_seller_role)"
 	[seller_b]="seller B's login (assign_seller_role)"
 	[analyst]="member of seller_analytics_analyst"
@@ -346,18 +346,21 @@ sql_values() {			# sql_values TAB-SEPARATED-VALUES: 'v1', 'v2', ...
 		"SELECT 'who ' || coalesce(seller_analytics.current_seller_id()::text, '-');"
 } >"$work/ops.sql"
 
-# the app login chooses seller A first thing in its session
+# the app login tries to choose seller A for its whole session first
+# (refused: the setting lasts one transaction at most), then names seller A
+# at the start of every transaction, as a pooled application does
 {
 	printf '%s\n' '\set VERBOSITY verbose'
 	printf '%s\n' '\echo @@ - session'
 	echo "SET seller_analytics.seller_id = '$A';"
 	printf '%s\n' '\echo @@= :ROW_COUNT'
 } >"$work/session.sql"
+sed "s/^BEGIN;\$/BEGIN; SET LOCAL seller_analytics.seller_id = '$A';/" "$work/ops.sql" >"$work/ops_app_a.sql"
 
 for id in "${IDS[@]}"; do
 	scripts=(-f "$work/ops.sql")
 	if [ "$id" = app_a ]; then
-		scripts=(-f "$work/session.sql" "${scripts[@]}")
+		scripts=(-f "$work/session.sql" -f "$work/ops_app_a.sql")
 	fi
 	psql_as "$id" -At -v ON_ERROR_STOP=0 "${scripts[@]}" >"$work/out.$id" 2>"$work/err.$id" || {
 		echo "FAIL: psql as $id: $(head -3 "$work/err.$id")"
@@ -380,7 +383,7 @@ fi
 for id in "${IDS[@]}"; do
 	scripts=("$work/ops.sql")
 	if [ "$id" = app_a ]; then
-		scripts=("$work/session.sql" "${scripts[@]}")
+		scripts=("$work/session.sql" "$work/ops_app_a.sql")
 	fi
 	awk -v id="$id" -v A="$A" -v B="$B" -v relfile="$work/relations" \
 		-v truthfile="$work/truth" -v errfile="$work/err.$id" -v outfile="$work/out.$id" '
@@ -522,7 +525,7 @@ EOF
 		echo
 		echo "== $id: ${WHAT[$id]}"
 		if [ "$id" = app_a ]; then
-			echo "SET seller_analytics.seller_id = A at the start of the session: ${CELL["$id - session"]:-?}"
+			echo "SET seller_analytics.seller_id = A for the session: ${CELL["$id - session"]:-?}"
 		fi
 		line="current_seller_id(): ${CELL["$id - whoami"]:-?}; SET LOCAL seller_analytics.seller_id = B: ${CELL["$id - setB"]:-?}"
 		if [ "${CELL["$id - setB"]:-}" = ok ]; then

@@ -602,7 +602,11 @@ for id in seller_a seller_b app_a; do
 	fi
 done
 
-# identities that see no seller's rows
+# identities that see no seller's rows.  The cohort benchmarks' tables hold
+# no seller's rows (released figures and their configuration, public by
+# design): rows of them are no violation.
+declare -A PUBLIC_REL=([benchmark_metrics]=1 [benchmark_settings]=1 [benchmark_taxonomy]=1
+	[benchmark_releases]=1 [benchmark_publications]=1)
 for id in app analyst jobs ingest nobody; do
 	for rel in "${RELS[@]}"; do
 		for op in select copyto; do
@@ -611,6 +615,8 @@ for id in app analyst jobs ingest nobody; do
 				*[A-Za-z?]*)
 					case $c in
 						denied | rls | - | "rows 0" | notab | E?????) ;;
+						"rows "*) [ -n "${PUBLIC_REL[$rel]:-}" ] ||
+							violation "$id sees rows in $rel ($op: $c)" ;;
 						*) violation "$id sees rows in $rel ($op: $c)" ;;
 					esac ;;
 			esac

@@ -267,7 +267,7 @@ log_check() {
 pgb() {
 	local out=$1
 	shift
-	pgbench -n -d bench "$@" >"$out" 2>&1 || true
+	pgbench -n "$@" bench >"$out" 2>&1 || true
 }
 
 # "tps|processed|failed|aborted_clients|latency_avg_ms" of a pgbench output

@@ -141,8 +141,10 @@ write_scripts() {
 			dash_rollup_sql "$DASH_D0" "$DASH_D1" 'seller_id = :sid AND '
 		} >"$WORK/dash_owner_$size.sql"
 		{
-			echo "SET seller_analytics.seller_id = '$sid';"
+			echo "BEGIN;"
+			echo "SET LOCAL seller_analytics.seller_id = '$sid';"
 			dash_rollup_sql "$DASH_D0" "$DASH_D1" ''
+			echo "COMMIT;"
 		} >"$WORK/dash_app_$size.sql"
 	done
 }

@@ -495,6 +495,10 @@ DECLARE
     skipped_list jsonb;
     max_cell bigint;
 BEGIN
+    IF p_start IS NULL OR p_end IS NULL THEN
+        RAISE EXCEPTION 'period_start and period_end must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF kind IS NULL THEN
         RAISE EXCEPTION 'benchmarks are published for a week or a calendar month'
             USING ERRCODE = 'invalid_parameter_value',

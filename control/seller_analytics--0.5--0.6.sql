@@ -312,13 +312,14 @@ CREATE FUNCTION seller_analytics.benchmark_release_probability(true_sellers bigi
                                                                count_epsilon double precision,
                                                                threshold bigint)
 RETURNS double precision
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN d >= 1 THEN exp(-e * d) / (1 + exp(-e))
-                ELSE 1 - exp(-e * (1 - d)) / (1 + exp(-e)) END
-    FROM (SELECT floor(count_epsilon * 4294967296.0) / 4294967296.0 AS e,
-                 (threshold - true_sellers)::double precision AS d) p
-$$;
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN threshold - true_sellers >= 1
+            THEN exp(-(floor(count_epsilon * 4294967296.0) / 4294967296.0)
+                     * (threshold - true_sellers))
+                 / (1 + exp(-(floor(count_epsilon * 4294967296.0) / 4294967296.0)))
+            ELSE 1 - exp(-(floor(count_epsilon * 4294967296.0) / 4294967296.0)
+                         * (1 - (threshold - true_sellers)))
+                     / (1 + exp(-(floor(count_epsilon * 4294967296.0) / 4294967296.0))) END;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_release_probability(bigint, double precision, bigint) IS
     'the probability that a cohort of true_sellers sellers is released: P(true_sellers + noise >= threshold), the noise discrete Laplace of scale 1/count_epsilon';
@@ -328,11 +329,9 @@ COMMENT ON FUNCTION seller_analytics.benchmark_release_probability(bigint, doubl
 CREATE FUNCTION seller_analytics.benchmark_cell_budget(year integer, category text, region text,
                                                        product_type text)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 'benchmarks ' || year::text || ' '
-           || md5(category || chr(31) || region || chr(31) || product_type)
-$$;
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'benchmarks ' || year::text || ' '
+       || md5(category || chr(31) || region || chr(31) || product_type);
 
 COMMENT ON FUNCTION seller_analytics.benchmark_cell_budget(integer, text, text, text) IS
     'the name of the privacy budget of a finest cell (category, region, product type) for a calendar year';
@@ -354,22 +353,24 @@ WHERE c.dimension = 'category' AND r.dimension = 'region' AND p.dimension = 'pro
 COMMENT ON VIEW seller_analytics.benchmark_cell_budgets IS
     'each finest cell''s privacy budget per year, as the ledger holds it (budgets are made by the first publication that charges them)';
 
+-- The helpers below are SQL-standard bodies (RETURN): parsed once, when
+-- the script runs, so no caller's search_path changes what they mean, and
+-- inlined into the queries that call them.
+
 -- one seller's value of a metric over a period, from its summed rollups;
 -- NULL: not in that metric's release (no sessions, or no orders)
 CREATE FUNCTION seller_analytics.benchmark_value(metric text, sessions numeric, orders numeric,
                                                  revenue numeric, refunds numeric)
 RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT (CASE metric
-                WHEN 'conversion_rate' THEN CASE WHEN sessions > 0 THEN orders / sessions END
-                WHEN 'sessions' THEN CASE WHEN sessions > 0 THEN sessions END
-                WHEN 'orders' THEN CASE WHEN sessions > 0 THEN orders END
-                WHEN 'revenue' THEN CASE WHEN sessions > 0 THEN revenue END
-                WHEN 'average_order_value' THEN CASE WHEN orders > 0 THEN revenue / orders END
-                WHEN 'refund_rate' THEN CASE WHEN orders > 0 THEN refunds / orders END
-            END)::double precision
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (CASE metric
+            WHEN 'conversion_rate' THEN CASE WHEN sessions > 0 THEN orders / sessions END
+            WHEN 'sessions' THEN CASE WHEN sessions > 0 THEN sessions END
+            WHEN 'orders' THEN CASE WHEN sessions > 0 THEN orders END
+            WHEN 'revenue' THEN CASE WHEN sessions > 0 THEN revenue END
+            WHEN 'average_order_value' THEN CASE WHEN orders > 0 THEN revenue / orders END
+            WHEN 'refund_rate' THEN CASE WHEN orders > 0 THEN refunds / orders END
+        END)::double precision;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_value(text, numeric, numeric, numeric, numeric) IS
     'a seller''s value of a benchmark metric from its totals over a period; NULL when it has no sessions (no orders for average_order_value and refund_rate)';
@@ -377,14 +378,12 @@ COMMENT ON FUNCTION seller_analytics.benchmark_value(text, numeric, numeric, num
 -- a figure as the summaries print it
 CREATE FUNCTION seller_analytics.benchmark_format(value double precision, unit text)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE unit
-               WHEN 'percent' THEN round((value * 100)::numeric, 1)::text || ' %'
-               WHEN 'amount' THEN round(value::numeric, 2)::text
-               ELSE round(value::numeric, CASE WHEN abs(value) < 10 THEN 1 ELSE 0 END)::text
-           END
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE unit
+           WHEN 'percent' THEN round((value * 100)::numeric, 1)::text || ' %'
+           WHEN 'amount' THEN round(value::numeric, 2)::text
+           ELSE round(value::numeric, CASE WHEN abs(value) < 10 THEN 1 ELSE 0 END)::text
+       END;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_format(double precision, text) IS
     'a benchmark figure as text: percent with one decimal, amounts with two, counts whole';
@@ -396,28 +395,26 @@ CREATE FUNCTION seller_analytics.benchmark_summary(cohort_name text, phrase text
                                                    my_value double precision,
                                                    my_percentile double precision)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN NOT released THEN
-            'Sellers in ' || cohort_name || ': no benchmark for this period (' || reason || ').'
-        ELSE
-            'Sellers in ' || cohort_name || ' ' || phrase || ' '
-            || seller_analytics.benchmark_format(average, unit) || ' on average (± '
-            || CASE unit WHEN 'percent' THEN round((margin * 100)::numeric, 1)::text
-                         ELSE seller_analytics.benchmark_format(margin, unit) END || '); '
-            || CASE WHEN my_value IS NULL THEN 'you have no value of your own for this period.'
-                    ELSE 'your ' || seller_analytics.benchmark_format(my_value, unit)
-                         || ' puts you in the ' || p.n::text
-                         || CASE WHEN p.n % 100 IN (11, 12, 13) THEN 'th'
-                                 WHEN p.n % 10 = 1 THEN 'st'
-                                 WHEN p.n % 10 = 2 THEN 'nd'
-                                 WHEN p.n % 10 = 3 THEN 'rd'
-                                 ELSE 'th' END
-                         || ' percentile.' END
-        END
-    FROM (SELECT greatest(1, least(99, round(my_percentile)))::integer AS n) p
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN NOT released THEN
+        'Sellers in ' || cohort_name || ': no benchmark for this period (' || reason || ').'
+    ELSE
+        'Sellers in ' || cohort_name || ' ' || phrase || ' '
+        || seller_analytics.benchmark_format(average, unit) || ' on average (± '
+        || CASE unit WHEN 'percent' THEN round((margin * 100)::numeric, 1)::text
+                     ELSE seller_analytics.benchmark_format(margin, unit) END || '); '
+        || CASE WHEN my_value IS NULL THEN 'you have no value of your own for this period.'
+                ELSE 'your ' || seller_analytics.benchmark_format(my_value, unit)
+                     || ' puts you in the '
+                     || greatest(1, least(99, round(my_percentile)))::integer::text
+                     || CASE WHEN greatest(1, least(99, round(my_percentile)))::integer % 100 IN (11, 12, 13) THEN 'th'
+                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 1 THEN 'st'
+                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 2 THEN 'nd'
+                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 3 THEN 'rd'
+                             ELSE 'th' END
+                     || ' percentile.' END
+    END;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_summary(text, text, text, boolean, text, double precision, double precision, double precision, double precision) IS
     'the sentence of a row of my_benchmarks()';
@@ -453,15 +450,13 @@ COMMENT ON FUNCTION seller_analytics.declare_public_taxonomy() IS
 
 CREATE FUNCTION seller_analytics.benchmark_period_kind(period_start date, period_end date)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN period_start IS NULL OR period_end IS NULL THEN NULL
-        WHEN extract(isodow FROM period_start) = 1 AND period_end = period_start + 6 THEN 'week'
-        WHEN extract(day FROM period_start) = 1
-             AND period_end = (period_start + interval '1 month')::date - 1 THEN 'month'
-    END
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN period_start IS NULL OR period_end IS NULL THEN NULL
+    WHEN extract(isodow FROM period_start) = 1 AND period_end = period_start + 6 THEN 'week'
+    WHEN extract(day FROM period_start) = 1
+         AND period_end = (period_start + interval '1 month')::date - 1 THEN 'month'
+END;
 
 COMMENT ON FUNCTION seller_analytics.benchmark_period_kind(date, date) IS
     'week for a Monday-to-Sunday week, month for a calendar month, NULL for any other period';

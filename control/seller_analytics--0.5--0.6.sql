@@ -165,6 +165,8 @@ CREATE TABLE seller_analytics.benchmark_releases (
     cohort_p50          double precision,
     cohort_p75          double precision,
     cohort_p90          double precision,
+    cohort_name         text NOT NULL,
+    summary_head        text NOT NULL,
     cdf_edges           double precision[],
     cdf                 double precision[],
     bin_scale           text NOT NULL,
@@ -388,12 +390,13 @@ RETURN CASE unit
 COMMENT ON FUNCTION seller_analytics.benchmark_format(double precision, text) IS
     'a benchmark figure as text: percent with one decimal, amounts with two, counts whole';
 
-CREATE FUNCTION seller_analytics.benchmark_summary(cohort_name text, phrase text, unit text,
-                                                   released boolean, reason text,
-                                                   average double precision,
-                                                   margin double precision,
-                                                   my_value double precision,
-                                                   my_percentile double precision)
+-- the sentence of a row of my_benchmarks(), in two parts: the cohort's,
+-- written when it is published (stored in benchmark_releases), and the
+-- caller's, added when it reads
+CREATE FUNCTION seller_analytics.benchmark_summary_head(cohort_name text, phrase text, unit text,
+                                                        released boolean, reason text,
+                                                        average double precision,
+                                                        margin double precision)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
@@ -403,21 +406,32 @@ RETURN CASE
         'Sellers in ' || cohort_name || ' ' || phrase || ' '
         || seller_analytics.benchmark_format(average, unit) || ' on average (± '
         || CASE unit WHEN 'percent' THEN round((margin * 100)::numeric, 1)::text
-                     ELSE seller_analytics.benchmark_format(margin, unit) END || '); '
-        || CASE WHEN my_value IS NULL THEN 'you have no value of your own for this period.'
-                ELSE 'your ' || seller_analytics.benchmark_format(my_value, unit)
-                     || ' puts you in the '
-                     || greatest(1, least(99, round(my_percentile)))::integer::text
-                     || CASE WHEN greatest(1, least(99, round(my_percentile)))::integer % 100 IN (11, 12, 13) THEN 'th'
-                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 1 THEN 'st'
-                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 2 THEN 'nd'
-                             WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 3 THEN 'rd'
-                             ELSE 'th' END
-                     || ' percentile.' END
+                     ELSE seller_analytics.benchmark_format(margin, unit) END || ')'
     END;
 
-COMMENT ON FUNCTION seller_analytics.benchmark_summary(text, text, text, boolean, text, double precision, double precision, double precision, double precision) IS
-    'the sentence of a row of my_benchmarks()';
+COMMENT ON FUNCTION seller_analytics.benchmark_summary_head(text, text, text, boolean, text, double precision, double precision) IS
+    'the cohort''s part of a my_benchmarks() summary: "Sellers in Electronics / EU convert at 2.5 % on average (± 0.2)", or why it was not released';
+
+CREATE FUNCTION seller_analytics.benchmark_summary_tail(unit text, my_value double precision,
+                                                        my_percentile double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN my_value IS NULL OR my_percentile IS NULL THEN
+        '; you have no value of your own for this period.'
+    ELSE
+        '; your ' || seller_analytics.benchmark_format(my_value, unit) || ' puts you in the '
+        || greatest(1, least(99, round(my_percentile)))::integer::text
+        || CASE WHEN greatest(1, least(99, round(my_percentile)))::integer % 100 IN (11, 12, 13) THEN 'th'
+                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 1 THEN 'st'
+                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 2 THEN 'nd'
+                WHEN greatest(1, least(99, round(my_percentile)))::integer % 10 = 3 THEN 'rd'
+                ELSE 'th' END
+        || ' percentile.'
+    END;
+
+COMMENT ON FUNCTION seller_analytics.benchmark_summary_tail(text, double precision, double precision) IS
+    'the caller''s part of a my_benchmarks() summary: "; your 3.1 % puts you in the 75th percentile."';
 
 -------------------------------------------------------------------------------
 -- The taxonomy and the publication
@@ -609,36 +623,34 @@ BEGIN
             coalesce(cardinality(budget_names), 0), coalesce(max_cell, 0) / 1e9, spent, debit_ms)
     RETURNING id INTO pub_id;
 
-    -- every seller of a finest cell, its values over its local days of the period
-    CREATE TEMP TABLE bm_members ON COMMIT DROP AS
-    WITH totals AS (
-        SELECT d.seller_id, sum(d.sessions)::numeric AS sessions, sum(d.orders)::numeric AS orders,
-               sum(d.revenue) AS revenue, sum(d.refunds)::numeric AS refunds
-        FROM seller_analytics.seller_daily_metrics d
-        WHERE d.day BETWEEN p_start AND p_end
-        GROUP BY d.seller_id
-    ), members AS (
-        SELECT s.seller_id, k.cohort
-        FROM seller_analytics.sellers s
-        JOIN bm_cells x
-          ON x.category = s.category AND x.region = s.region AND x.product_type = s.product_type
-        CROSS JOIN LATERAL (VALUES ('category=' || s.category),
-                                   ('region=' || s.region),
-                                   ('product_type=' || s.product_type),
-                                   ('category=' || s.category || ', region=' || s.region)) k(cohort)
-    )
-    SELECT m.cohort, bm.metric, bm.population,
-           seller_analytics.benchmark_value(bm.metric, t.sessions, t.orders, t.revenue, t.refunds) AS value
-    FROM members m
-    JOIN totals t ON t.seller_id = m.seller_id
-    CROSS JOIN seller_analytics.benchmark_metrics bm;
-    DELETE FROM bm_members WHERE value IS NULL;
+    -- every seller of a finest cell: its totals over its local days of the period
+    CREATE TEMP TABLE bm_totals ON COMMIT DROP AS
+    SELECT s.seller_id, s.category, s.region, s.product_type, t.sessions, t.orders, t.revenue,
+           t.refunds
+    FROM (SELECT d.seller_id, sum(d.sessions)::numeric AS sessions, sum(d.orders)::numeric AS orders,
+                 sum(d.revenue) AS revenue, sum(d.refunds)::numeric AS refunds
+          FROM seller_analytics.seller_daily_metrics d
+          WHERE d.day BETWEEN p_start AND p_end
+          GROUP BY d.seller_id) t
+    JOIN seller_analytics.sellers s ON s.seller_id = t.seller_id
+    WHERE EXISTS (SELECT 1 FROM bm_cells x
+                  WHERE x.category = s.category AND x.region = s.region
+                    AND x.product_type = s.product_type);
 
-    -- per cohort and metric: the sellers and their values
+    -- per cohort and metric: the sellers' values (a seller without the
+    -- metric's denominator is not in it)
     CREATE TEMP TABLE bm_agg ON COMMIT DROP AS
-    SELECT m.cohort, m.metric, count(*) AS n, array_agg(m.value) AS vals
-    FROM bm_members m
-    GROUP BY m.cohort, m.metric;
+    SELECT k.cohort, bm.metric, count(*) AS n, array_agg(v.value) AS vals
+    FROM bm_totals t
+    CROSS JOIN LATERAL (VALUES ('category=' || t.category),
+                               ('region=' || t.region),
+                               ('product_type=' || t.product_type),
+                               ('category=' || t.category || ', region=' || t.region)) k(cohort)
+    CROSS JOIN seller_analytics.benchmark_metrics bm
+    CROSS JOIN LATERAL (SELECT seller_analytics.benchmark_value(bm.metric, t.sessions, t.orders,
+                                                                t.revenue, t.refunds) AS value) v
+    WHERE v.value IS NOT NULL
+    GROUP BY k.cohort, bm.metric;
     CREATE INDEX ON bm_agg (cohort, metric);
     ANALYZE bm_agg;
 
@@ -654,15 +666,22 @@ BEGIN
     INSERT INTO seller_analytics.benchmark_releases
         (period_start, period_end, period_kind, cohort, metric, dimension_set, category, region,
          product_type, released, reason, cohort_sellers, cohort_average, margin, cohort_p25,
-         cohort_p50, cohort_p75, cohort_p90, cdf_edges, cdf, bin_scale, lower_bound, upper_bound,
-         epsilon, threshold, publication_id)
+         cohort_p50, cohort_p75, cohort_p90, cohort_name, summary_head, cdf_edges, cdf, bin_scale,
+         lower_bound, upper_bound, epsilon, threshold, publication_id)
     SELECT p_start, p_end, kind, k.cohort, bm.metric, k.dimension_set, k.category, k.region,
            k.product_type,
            st.average IS NOT NULL,
            CASE WHEN k.skipped THEN 'no privacy budget left'
                 WHEN st.average IS NULL THEN 'too few sellers' END,
            CASE WHEN st.average IS NOT NULL THEN c.noisy END,
-           st.average, st.margin, st.p25, st.p50, st.p75, st.p90, st.edges, st.cdf,
+           st.average, st.margin, st.p25, st.p50, st.p75, st.p90,
+           concat_ws(' / ', k.category, k.region, k.product_type),
+           seller_analytics.benchmark_summary_head(
+               concat_ws(' / ', k.category, k.region, k.product_type), bm.phrase, bm.unit,
+               st.average IS NOT NULL,
+               CASE WHEN k.skipped THEN 'no privacy budget left' ELSE 'too few sellers' END,
+               st.average, st.margin),
+           st.edges, st.cdf,
            bm.bin_scale, bm.lower_bound, bm.upper_bound,
            (seller_analytics.privacy_epsilon_units(count_eps)
             + seller_analytics.privacy_epsilon_units(bm.epsilon_mean * scale)
@@ -697,7 +716,7 @@ BEGIN
     SET cohorts = n_cohorts, cohorts_released = n_released, cohorts_skipped = n_skipped,
         releases = n_releases, skipped = skipped_list, finished_at = clock_timestamp()
     WHERE id = pub_id;
-    DROP TABLE bm_cover, bm_agg, bm_members, bm_counts, bm_cells, bm_cohorts;
+    DROP TABLE bm_cover, bm_agg, bm_totals, bm_counts, bm_cells, bm_cohorts;
     RETURN n_releases;
 END
 $$;
@@ -799,11 +818,13 @@ BEGIN
     SELECT r.metric, r.cohort, r.period_start, r.period_end, r.cohort_sellers, r.cohort_average,
            r.cohort_p25, r.cohort_p50, r.cohort_p75, r.cohort_p90, r.margin, v.my_value,
            pc.my_percentile,
-           seller_analytics.benchmark_summary(concat_ws(' / ', r.category, r.region, r.product_type),
-                                              m.phrase, m.unit, r.released, r.reason,
-                                              r.cohort_average, r.margin, v.my_value,
-                                              pc.my_percentile)
-    FROM seller_analytics.benchmark_releases r
+           CASE WHEN r.released
+                THEN r.summary_head || seller_analytics.benchmark_summary_tail(m.unit, v.my_value,
+                                                                                pc.my_percentile)
+                ELSE r.summary_head END
+    FROM unnest(cohorts) WITH ORDINALITY c(cohort, n)
+    JOIN seller_analytics.benchmark_releases r
+      ON r.period_start = p_start AND r.period_end = p_end AND r.cohort = c.cohort
     JOIN seller_analytics.benchmark_metrics m ON m.metric = r.metric
     CROSS JOIN LATERAL (SELECT seller_analytics.benchmark_value(r.metric, t.sessions, t.orders,
                                                                 t.revenue, t.refunds) AS my_value) v
@@ -811,8 +832,7 @@ BEGIN
                                    round(seller_analytics.benchmark_percentile(
                                        v.my_value, r.cdf_edges, r.cdf, r.bin_scale = 'log')::numeric,
                                        1)::double precision END AS my_percentile) pc
-    WHERE r.period_start = p_start AND r.period_end = p_end AND r.cohort = ANY (cohorts)
-    ORDER BY m.position, array_position(cohorts, r.cohort);
+    ORDER BY m.position, c.n;
 END
 $$;
 
@@ -950,7 +970,8 @@ BEGIN
           AND p.proname IN ('benchmark_noisy_count', 'benchmark_noisy_stats', 'benchmark_percentile',
                             'spend_privacy_budgets', 'benchmark_threshold',
                             'benchmark_release_probability', 'benchmark_cell_budget',
-                            'benchmark_value', 'benchmark_format', 'benchmark_summary',
+                            'benchmark_value', 'benchmark_format', 'benchmark_summary_head',
+                            'benchmark_summary_tail',
                             'declare_public_taxonomy', 'benchmark_period_kind',
                             'publish_benchmarks', 'publish_due_benchmarks', 'my_benchmarks',
                             'my_benchmark_history')
@@ -998,7 +1019,7 @@ GRANT EXECUTE ON FUNCTION
     seller_analytics.benchmark_value(text, numeric, numeric, numeric, numeric),
     seller_analytics.benchmark_percentile(double precision, double precision[], double precision[], boolean),
     seller_analytics.benchmark_format(double precision, text),
-    seller_analytics.benchmark_summary(text, text, text, boolean, text, double precision, double precision, double precision, double precision)
+    seller_analytics.benchmark_summary_tail(text, double precision, double precision)
 TO seller_analytics_app, seller_analytics_seller;
 
 -- public arithmetic, for analysts and everyone who reads releases

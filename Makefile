@@ -38,6 +38,11 @@
 #                       login under row-level security against the owner's
 #                       explicit filter, and loading through event_intake;
 #                       settings in the script's header, e.g. SEC_ROUNDS=5)
+#   make bench-benchmarks   bench/benchmarks/run.sh (publishing a month of
+#                       cohort benchmarks, their accuracy by cohort size,
+#                       and my_benchmarks() beside the 90-day dashboard at
+#                       16 clients; settings in the script's header, e.g.
+#                       BM_SELLERS=10000 BM_READ_SECONDS=15)
 #   make bench-privacy  bench/privacy/run.sh (the noisy aggregates against the
 #                       built-in ones, serial and parallel, and the cost of
 #                       the privacy budget debit, alone and per group of a
@@ -150,7 +155,7 @@ bench:
 	bash bench/sketch/run.sh
 
 .PHONY: bench-ingest bench-capture-variants bench-security bench-privacy \
-	bench-privacy-error
+	bench-privacy-error bench-benchmarks
 bench-ingest:
 	bash bench/ingest/run.sh
 
@@ -165,6 +170,9 @@ bench-privacy:
 
 bench-privacy-error:
 	bash bench/privacy/error_table.sh
+
+bench-benchmarks:
+	bash bench/benchmarks/run.sh
 
 # installcheck runs REGRESS and then ISOLATION; these run one of them each,
 # so that a failing regression test does not hide the isolation results.

@@ -44,6 +44,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -83,6 +84,9 @@ typedef struct DebitRequest
 	int64		units;
 	double		epsilon;
 	int			nbudgets;
+	bool		batch;			/* dp_debit_batch: units per budget */
+	int64		new_total;		/* batch: total of a budget it creates, 0 = none */
+	Size		units_offset;	/* batch: where the int64 units[nbudgets] are */
 	/* answer */
 	int			status;			/* DEBIT_* */
 	int			sqlerrcode;
@@ -474,6 +478,8 @@ MakeDebit(DebitRequest *req)
 	}
 }
 
+static void MakeBatchDebit(DebitRequest *req);
+
 /*
  * The background worker: connects to the caller's database, makes the
  * debit in a transaction of its own, and leaves the answer in the segment.
@@ -506,7 +512,10 @@ seller_analytics_dp_budget_worker(Datum main_arg)
 			elog(ERROR, "SPI_connect failed");
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "privacy budget debit");
-		MakeDebit(req);
+		if (req->batch)
+			MakeBatchDebit(req);
+		else
+			MakeDebit(req);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -581,6 +590,8 @@ RunDebitWorker(dsm_segment *seg)
 	PG_END_TRY();
 }
 
+static void FinishDebit(dsm_segment *seg, DebitRequest *req);
+
 void
 dp_debit_units(int64 units, double epsilon)
 {
@@ -627,6 +638,16 @@ dp_debit_units(int64 units, double epsilon)
 		p += strlen(names[i]) + 1;
 	}
 
+	FinishDebit(seg, req);
+}
+
+/*
+ * FinishDebit: runs the request's worker and raises its error, if any;
+ * detaches the segment.
+ */
+static void
+FinishDebit(dsm_segment *seg, DebitRequest *req)
+{
 	RunDebitWorker(seg);
 	pg_read_barrier();
 
@@ -663,6 +684,252 @@ dp_debit(double epsilon)
 
 	dp_debit_units(units, epsilon);
 	return units;
+}
+
+/* ---------------------------------------------------------------------
+ * Batch debits: many budgets, each its own amount, one transaction
+ *
+ * A benchmark publication (publish_benchmarks()) charges every cell of the
+ * taxonomy its own amount.  One debit per cell would start one worker per
+ * cell (thousands of process starts); dp_debit_batch() hands the whole
+ * list to one worker, which debits it in one transaction: every budget or
+ * none.  The budgets are named by the caller, not by the setting; only
+ * the owner's members (and superusers) may make such a debit, and a
+ * budget that does not exist yet may be created with a given total in
+ * the same transaction.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * MakeBatchDebit: in the worker's transaction, creates the missing budgets
+ * (when asked to), locks all of them in name order, checks the room in
+ * each, then debits each its amount and appends one ledger row per budget.
+ */
+static void
+MakeBatchDebit(DebitRequest *req)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * req->nbudgets);
+	Datum	   *amounts = palloc(sizeof(Datum) * req->nbudgets);
+	const int64 *units = (const int64 *) ((const char *) req + req->units_offset);
+	const char *p = req->names;
+	Oid			owner = get_role_oid(OWNER_ROLE, true);
+	Oid			types[6] = {TEXTARRAYOID, INT8ARRAYOID, INT8OID, NAMEOID, NAMEOID, INT4OID};
+	Datum		values[6];
+	char	   *user_name;
+	char	   *session_name;
+
+	for (int i = 0; i < req->nbudgets; i++)
+	{
+		elems[i] = CStringGetTextDatum(p);
+		amounts[i] = Int64GetDatum(units[i]);
+		p += strlen(p) + 1;
+	}
+	values[0] = PointerGetDatum(construct_array(elems, req->nbudgets, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(amounts, req->nbudgets, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = Int64GetDatum(req->new_total);
+
+	user_name = GetUserNameFromId(req->current_user, true);
+	session_name = GetUserNameFromId(req->session_user, true);
+	if (user_name == NULL || session_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role spending the privacy budget no longer exists")));
+	RefuseSellers(req->current_user, req->session_user);
+	if (!superuser_arg(req->current_user) &&
+		!(OidIsValid(owner) && has_privs_of_role(req->current_user, owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to spend privacy budgets in a batch"),
+				 errdetail("Only members of role \"%s\" make batch debits.", OWNER_ROLE)));
+	values[3] = DirectFunctionCall1(namein, CStringGetDatum(user_name));
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(session_name));
+	values[5] = Int32GetDatum(req->caller_pid);
+
+	if (req->new_total > 0)
+		RunSql("INSERT INTO seller_analytics.privacy_budgets (name, total_units) "
+			   "SELECT n, $3 FROM pg_catalog.unnest($1) n ORDER BY n COLLATE \"C\" "
+			   "ON CONFLICT (name) DO NOTHING",
+			   3, types, values, SPI_OK_INSERT);
+
+	/* lock in name order; check every budget before spending from any */
+	RunSql("SELECT b.name, b.total_units, b.spent_units, r.u "
+		   "FROM seller_analytics.privacy_budgets b "
+		   "JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) r(n, u) ON b.name OPERATOR(pg_catalog.=) r.n "
+		   "ORDER BY b.name COLLATE \"C\" FOR NO KEY UPDATE OF b",
+		   2, types, values, SPI_OK_SELECT);
+	if (SPI_processed != (uint64) req->nbudgets)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%d of the %d privacy budgets to debit do not exist",
+						req->nbudgets - (int) SPI_processed, req->nbudgets),
+				 errdetail("Nothing was spent.")));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		total = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+		int64		spent = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		int64		amount = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+
+		if (amount > total - spent)
+			ereport(ERROR,
+					(errcode(ERRCODE_PRIVACY_BUDGET_EXHAUSTED),
+					 errmsg("privacy budget \"%s\" is exhausted",
+							SPI_getvalue(tuple, desc, 1)),
+					 errdetail("The debit needs " INT64_FORMAT " units; " INT64_FORMAT " of "
+							   INT64_FORMAT " units are left. Nothing was spent from any budget.",
+							   amount, total - spent, total)));
+	}
+	RunSql("UPDATE seller_analytics.privacy_budgets b "
+		   "SET spent_units = b.spent_units OPERATOR(pg_catalog.+) r.u "
+		   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) r(n, u) WHERE b.name OPERATOR(pg_catalog.=) r.n",
+		   2, types, values, SPI_OK_UPDATE);
+	if (SPI_processed != (uint64) req->nbudgets)
+		elog(ERROR, "privacy budget batch debit updated " UINT64_FORMAT " budgets of %d",
+			 SPI_processed, req->nbudgets);
+	RunSql("INSERT INTO seller_analytics.privacy_ledger "
+		   "(budget, units, epsilon, role_name, session_user_name, backend_pid) "
+		   "SELECT r.n, r.u, r.u::pg_catalog.float8 OPERATOR(pg_catalog./) 1e9, $4, $5, $6 "
+		   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) r(n, u) ORDER BY r.n COLLATE \"C\"",
+		   6, types, values, SPI_OK_INSERT);
+}
+
+int64
+dp_debit_batch(int nbudgets, char **names, const int64 *units, int64 new_total)
+{
+	Size		size;
+	Size		units_offset;
+	dsm_segment *seg;
+	DebitRequest *req;
+	char	   *p;
+	int64		sum = 0;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot spend a privacy budget during recovery")));
+	RefuseSellers(GetUserId(), GetSessionUserId());
+	if (nbudgets == 0)
+		return 0;
+	size = offsetof(DebitRequest, names);
+	for (int i = 0; i < nbudgets; i++)
+	{
+		int			len = strlen(names[i]);
+
+		if (len == 0 || len > MAX_NAME_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a privacy budget name must have 1 to %d bytes", MAX_NAME_BYTES)));
+		if (units[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a debit must be at least one unit"),
+					 errdetail("Budget \"%s\" is to be debited " INT64_FORMAT " units.",
+							   names[i], units[i])));
+		if (pg_add_s64_overflow(sum, units[i], &sum))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the units of a batch debit add up to more than a bigint holds")));
+		size = add_size(size, len + 1);
+	}
+	units_offset = MAXALIGN(size);
+	size = add_size(units_offset, mul_size(sizeof(int64), nbudgets));
+
+	seg = dsm_create(size, 0);
+	req = (DebitRequest *) dsm_segment_address(seg);
+	memset(req, 0, size);
+	req->database = MyDatabaseId;
+	req->current_user = GetUserId();
+	req->session_user = GetSessionUserId();
+	req->caller_pid = (IsParallelWorker() && MyProc->lockGroupLeader != NULL) ?
+		MyProc->lockGroupLeader->pid : MyProcPid;
+	req->units = 0;
+	req->epsilon = 0;
+	req->nbudgets = nbudgets;
+	req->batch = true;
+	req->new_total = new_total;
+	req->units_offset = units_offset;
+	req->status = DEBIT_NO_ANSWER;
+	p = req->names;
+	for (int i = 0; i < nbudgets; i++)
+	{
+		strcpy(p, names[i]);
+		p += strlen(names[i]) + 1;
+	}
+	memcpy((char *) req + units_offset, units, sizeof(int64) * nbudgets);
+	FinishDebit(seg, req);
+	return sum;
+}
+
+/*
+ * spend_privacy_budgets(budgets text[], units bigint[], new_budget_epsilon
+ * double precision DEFAULT NULL) → bigint: one batch debit; budgets that do
+ * not exist are created with new_budget_epsilon when it is given.  Returns
+ * the units debited in all.
+ */
+PG_FUNCTION_INFO_V1(seller_analytics_spend_privacy_budgets);
+Datum
+seller_analytics_spend_privacy_budgets(PG_FUNCTION_ARGS)
+{
+	ArrayType  *names_arr;
+	ArrayType  *units_arr;
+	Datum	   *name_datums;
+	bool	   *name_nulls;
+	int			nnames;
+	int64	   *units;
+	char	  **names;
+	int			nunits;
+	int64		new_total = 0;
+	char	  **sorted;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the budgets and units of a batch debit must not be NULL")));
+	names_arr = PG_GETARG_ARRAYTYPE_P(0);
+	units_arr = PG_GETARG_ARRAYTYPE_P(1);
+	if (!PG_ARGISNULL(2))
+		new_total = dp_ledger_units(PG_GETARG_FLOAT8(2), false);
+	if (ARR_NDIM(names_arr) > 1 || ARR_NDIM(units_arr) > 1 || ARR_HASNULL(units_arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the budgets and units of a batch debit must be one-dimensional arrays without NULLs")));
+	deconstruct_array(names_arr, TEXTOID, -1, false, TYPALIGN_INT, &name_datums, &name_nulls, &nnames);
+	nunits = ARR_NDIM(units_arr) == 0 ? 0 : ARR_DIMS(units_arr)[0];
+	if (nunits != nnames)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a batch debit needs one amount per budget"),
+				 errdetail("%d budgets and %d amounts were given.", nnames, nunits)));
+	{
+		Datum	   *unit_datums;
+		bool	   *unit_nulls;
+
+		deconstruct_array(units_arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &unit_datums, &unit_nulls, &nunits);
+		units = palloc(sizeof(int64) * Max(nunits, 1));
+		for (int i = 0; i < nunits; i++)
+			units[i] = DatumGetInt64(unit_datums[i]);
+	}
+	names = palloc(sizeof(char *) * Max(nnames, 1));
+	sorted = palloc(sizeof(char *) * Max(nnames, 1));
+	for (int i = 0; i < nnames; i++)
+	{
+		if (name_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a privacy budget name must not be NULL")));
+		names[i] = sorted[i] = TextDatumGetCString(name_datums[i]);
+	}
+	qsort(sorted, nnames, sizeof(char *), CompareNames);
+	for (int i = 1; i < nnames; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("privacy budget \"%s\" appears twice in a batch debit", sorted[i])));
+	PG_RETURN_INT64(dp_debit_batch(nnames, names, units, new_total));
 }
 
 /* ---------------------------------------------------------------------

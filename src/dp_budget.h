@@ -42,4 +42,15 @@ extern int64 dp_debit(double epsilon);
 /* the same with the amount in units already (> 0) */
 extern void dp_debit_units(int64 units, double epsilon);
 
+/*
+ * One debit of many budgets, each its own amount (> 0), in one transaction
+ * of a background worker that has committed when this returns: every budget
+ * or none.  Budgets that do not exist are created with new_total units
+ * first when new_total > 0 (an error otherwise).  Only members of
+ * seller_analytics_owner and superusers; never sellers.  Returns the units
+ * debited in all.  Errors as dp_debit's, the budget exhausted named.
+ */
+extern int64 dp_debit_batch(int nbudgets, char **names, const int64 *units,
+							int64 new_total);
+
 #endif							/* DP_BUDGET_H */

@@ -123,7 +123,7 @@ section "packages"
 packages=(
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
 	"postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-tdigest"
-	postgresql-common clang libclang-rt-14-dev valgrind make gcc
+	postgresql-common clang libclang-rt-14-dev valgrind make gcc gnuplot-nox
 )
 missing=()
 for pkg in "${packages[@]}"; do

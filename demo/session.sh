@@ -294,9 +294,12 @@ if [ "$SHOW_BENCHMARKS" = t ]; then
 		section "seller $SID's weekly conversion rate (%) against sellers like it ($cohort): p25-p75 band, median"
 		# the terminal: the band's edges and the median as lines; the PNG: a
 		# filled band
+		x0=$(date -u -d "$(awk 'NR == 1 { print $1 }' "$work/history") - 3 days" +%F)
+		x1=$(date -u -d "$(awk 'END { print $1 }' "$work/history") + 3 days" +%F)
 		cat >"$work/axes.gp" <<-EOF
 			set xdata time
 			set timefmt '%Y-%m-%d'
+			set xrange ['$x0':'$x1']
 			set format x '%m-%d'
 			set xtics 14 * 86400
 			set key top left

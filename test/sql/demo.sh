@@ -7,18 +7,22 @@
 # database and login roles, with names ending in this process's id, and
 # drops them on exit, failure or not.
 #
-#   1. demo/session.sh: 30 sellers, 14 days (a closed week at least) ending two days ago, 2 loaders,
+#   1. demo/session.sh: 40 sellers, 14 days (a closed week at least) ending two days ago, 2 loaders,
 #      the benchmark settings opened up (threshold of 1 seller) so that the
 #      small cohorts are released; it must succeed
 #   2. the load: the events table holds exactly the distinct events of every
 #      delivery, as generated again with one loader instead of two (same
 #      seed, same events; nothing lost or doubled by replays and late
-#      copies); the overall conversion rate lies within 0.5 % to 6 %
+#      copies); the deliveries hold replays (about 17 expected among some
+#      1,700 sessions: none at all has probability below 1e-7); the overall
+#      conversion rate lies within 0.5 % to 6 % (the sellers' rates, fixed by
+#      the seed, average 2.7 %)
 #   3. the seller's dashboard as printed: each day's sales, orders,
 #      sessions, conversion, refunds and average order against a
 #      recomputation from raw events in the seller's time zone; the traffic
 #      sources likewise; the order-value p50/p90/p99 within the sketch's
-#      relative error of percentile_disc over the raw orders
+#      relative error of percentile_disc over the raw orders (all three
+#      empty when the seller had no order)
 #   4. the benchmarks as printed: every row (sellers, average, median) as
 #      stored in benchmark_releases for the seller's four cohorts, all 24 of
 #      them, the seller's own value against raw events; the summaries
@@ -52,7 +56,7 @@ q() { "$PSQL" -X -At -F'|' -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 # --- 1. the demo ------------------------------------------------------------------
 rc=0
-PATH="$(dirname "$PSQL"):$PATH" DEMO_DB=$DB DEMO_ROLE_SUFFIX=$SFX DEMO_SELLERS=30 DEMO_DAYS=14 \
+PATH="$(dirname "$PSQL"):$PATH" DEMO_DB=$DB DEMO_ROLE_SUFFIX=$SFX DEMO_SELLERS=40 DEMO_DAYS=14 \
 	DEMO_LOADERS=$LOADERS DEMO_OUT="$work/out" DEMO_LATENCY_SECONDS=1 \
 	DEMO_BEFORE_PUBLISH_SQL="UPDATE seller_analytics.benchmark_settings SET count_epsilon = 100, min_true_sellers = 1, release_probability = 0.5" \
 	bash "$HERE/../../demo/session.sh" >"$work/demo.out" 2>&1 || rc=$?
@@ -153,6 +157,7 @@ read -r exact alpha <<<"$(q "
 shown_pct=$(printed '-- order value p50' | awk -F'|' '{ print $3 "," $4 "," $5 }')
 check "dashboard: order-value p50/p90/p99 within the sketch's error of the exact ones" ok \
 	"$(awk -v e="$exact" -v s="$shown_pct" -v a="$alpha" 'BEGIN {
+		if (e == "" && s == "-,-,-") { print "ok"; exit }
 		n = split(e, x, ","); m = split(s, y, ",")
 		if (n != 3 || m != 3 || a == "") { print "missing: exact " e " shown " s; exit }
 		for (i = 1; i <= 3; i++) {

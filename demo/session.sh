@@ -132,7 +132,7 @@ loader() {
 			echo "insert $out" >>"$work/loaded_$k"
 		fi
 	done
-	echo done >"$work/day_$k"
+	echo "done" >"$work/day_$k"
 }
 
 compactor() {
@@ -155,7 +155,7 @@ progress() {			# progress T0: one line
 	day=$last_delivery
 	for ((k = 0; k < LOADERS; k++)); do
 		d=$(cat "$work/day_$k" 2>/dev/null || echo 0)
-		[ "$d" = done ] && d=$last_delivery
+		[ "$d" = "done" ] && d=$last_delivery
 		((d < day)) && day=$d
 	done
 	printf '  %5.1f s  day %3d/%d  %9d events  %7d events/s  %6d pending rows  %3d compactions\n' \
@@ -181,7 +181,7 @@ done
 	done
 ) &
 monitor=$!
-bg_pids+=($monitor)
+bg_pids+=("$monitor")
 load_rc=0
 for p in "${loader_pids[@]}"; do
 	wait "$p" || load_rc=1

@@ -68,7 +68,6 @@ fi
 sed -n '1,400p' "$work/demo.out"
 fig() { awk -v k="$1" '$1 == k { print $2 }' "$work/out/figures.txt"; }
 SID=$(fig seller)
-FIRST=$(fig first_day)
 LAST=$(fig last_day)
 D0=$(date -u -d "$LAST - 13 days" +%F)
 DAYS=14

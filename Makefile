@@ -24,7 +24,10 @@
 #   make unit-build / fuzz-build   build only
 #   make installcheck-regress / installcheck-isolation
 #                       one half of installcheck each
-#   make demo           bench/demo.sh
+#   make demo           demo/run.sh: a marketplace of SCALE sellers (default
+#                       2000) in a throw-away cluster: 90 days of events
+#                       streamed by concurrent loaders, the cohort benchmarks
+#                       published, a seller's dashboard and chart, the figures
 #   make bench          bench/sketch/run.sh
 #   make bench-ingest   bench/ingest/run.sh (capture trigger against a plain
 #                       table, and the dashboard from the rollups; settings
@@ -155,8 +158,9 @@ FUZZ_FLAGS ?=
 test:
 	bash test/run_tests.sh
 
+# make demo SCALE=n: n sellers
 demo:
-	bash bench/demo.sh
+	SCALE='$(SCALE)' bash demo/run.sh
 
 bench:
 	bash bench/sketch/run.sh

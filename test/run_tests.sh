@@ -124,7 +124,7 @@ packages=(
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
 	"postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-tdigest"
 	postgresql-common clang libclang-rt-14-dev valgrind make gcc
-	pgbouncer
+	pgbouncer gnuplot-nox
 )
 missing=()
 for pkg in "${packages[@]}"; do

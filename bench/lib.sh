@@ -1,4 +1,4 @@
-# bench/lib.sh: shared by bench/sketch/run.sh (`make bench`), bench/demo.sh
+# bench/lib.sh: shared by bench/sketch/run.sh (`make bench`), demo/run.sh
 # (`make demo`), bench/ingest/*.sh (`make bench-ingest`,
 # `make bench-capture-variants`), bench/security/run.sh
 # (`make bench-security`) and bench/privacy/run.sh (`make bench-privacy`);

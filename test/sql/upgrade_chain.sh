@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The upgrade chain: 0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5 -> 0.6 with data in every step,
+# The upgrade chain: 0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5 -> 0.6 -> 0.7 with data in every step,
 # against a fresh CREATE EXTENSION.
 #
 # Runs against the server the PG* environment variables point to (the
@@ -18,7 +18,8 @@
 #   4. ALTER EXTENSION ... UPDATE TO '0.5': a noisy aggregate spends from
 #      the budget created in 0.4
 #   5. ALTER EXTENSION ... UPDATE TO '0.6'
-#   6. the upgraded database's extension is the same, object for object, as
+#   6. ALTER EXTENSION ... UPDATE TO '0.7'
+#   7. the upgraded database's extension is the same, object for object, as
 #      a fresh CREATE EXTENSION's: owners, privileges, row-level security,
 #      policies, view options, function attributes and triggers
 #
@@ -145,7 +146,12 @@ psql_db "$OLD" -c "ALTER EXTENSION seller_analytics UPDATE TO '0.6'" >/dev/null
 check "version after the update to 0.6" "0.6" \
 	"$(psql_db "$OLD" -c "SELECT extversion FROM pg_extension WHERE extname = 'seller_analytics'")"
 
-# --- 6. upgraded = fresh -----------------------------------------------------
+# --- 6. 0.7 ------------------------------------------------------------------
+psql_db "$OLD" -c "ALTER EXTENSION seller_analytics UPDATE TO '0.7'" >/dev/null
+check "version after the update to 0.7" "0.7" \
+	"$(psql_db "$OLD" -c "SELECT extversion FROM pg_extension WHERE extname = 'seller_analytics'")"
+
+# --- 7. upgraded = fresh -----------------------------------------------------
 psql_db "$NEW" -c "CREATE EXTENSION seller_analytics" >/dev/null
 
 # every member object with what decides who may do what with it
